@@ -1,0 +1,350 @@
+"""The `indexer` command: parses options, calls the library, prints."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+from tqdm import tqdm
+
+from . import __version__, export, links, pipeline, search, store, transcribe
+from .config import ConfigError, Settings, load_settings
+from .download import DownloadError
+from .models import Hit, MediaItem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXPECTED_ERRORS = (
+    ConfigError,
+    store.StoreError,
+    transcribe.ModelError,
+    transcribe.TranscriptionError,
+    search.QueryError,
+    links.TimeFormatError,
+    DownloadError,
+)
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn the library's named exceptions into one clear line and a non-zero exit."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EXPECTED_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: nothing half-done was stored", err=True)
+            sys.exit(130)
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    obj = ctx.obj or {}
+    return load_settings(obj.get("config"), db=obj.get("db"), **overrides)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="indexer")
+@click.option("--db", type=click.Path(dir_okay=False), help="Database file (env INDEXER_DB).")
+@click.option("--config", "config", type=click.Path(dir_okay=False),
+              help="TOML settings file (default config/indexer.toml, env INDEXER_CONFIG).")  # fmt: skip
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, config: str | None) -> None:
+    """Index podcasts and videos and find the second where something was said.
+
+    \b
+    Example:
+        indexer add https://example.com/feed.xml
+        indexer search "bicycle lanes"
+    """
+    ctx.obj = {"db": db, "config": config}
+
+
+class _Progress:
+    """Progress bars on a terminal; one line per item otherwise (cron)."""
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self.bar: tqdm | None = None
+        self.phase = ""
+
+    def _bar(self, phase: str, total: float | None, unit: str, **kw: Any) -> tqdm:
+        if self.phase != phase:
+            self._close()
+            self.phase = phase
+            self.bar = tqdm(total=total, unit=unit, desc=phase, leave=False,
+                            dynamic_ncols=True, file=sys.stderr, **kw)  # fmt: skip
+        assert self.bar is not None
+        return self.bar
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar, self.phase = None, ""
+
+    def started(self, item: MediaItem) -> None:
+        if self.tty:
+            click.echo(f"→ {item.title}", err=True)
+
+    def downloading(self, done: int, total: int | None) -> None:
+        if self.tty:
+            bar = self._bar("download", total, "B", unit_scale=True, unit_divisor=1024)
+            if total and bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+
+    def transcribing(self, done: float, total: float) -> None:
+        if self.tty:
+            fmt = "{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]"
+            bar = self._bar("transcribe", round(total, 1), "s", bar_format=fmt)
+            bar.update(round(done, 1) - bar.n)
+
+    def finished(self, result: pipeline.ItemResult) -> None:
+        self._close()
+        click.echo(_result_line(result), err=result.status == "failed")
+
+
+def _result_line(r: pipeline.ItemResult) -> str:
+    if r.status == "indexed":
+        length = links.format_time(r.duration or 0)
+        return (f"indexed  #{r.episode_id} {r.title} ({length}, {r.segments} segments, "
+                f"{r.chunks} chunks, {r.seconds:.1f} s)")  # fmt: skip
+    if r.status == "skipped":
+        return f"skipped  {r.title}: {r.error}"
+    return f"failed   {r.title}: {r.error}"
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="Transcribe again even if already indexed.")
+@click.option("--model", help="faster-whisper model name or folder (default: bundled base).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run.")
+@click.option("--language", help="Spoken language code, e.g. en (default: detect).")
+@click.option("--chunk-seconds", type=float, help="Chunk window in seconds (default 45).")
+@click.option("--batch-size", type=int, help="Batched transcription size; 1 = sequential.")
+@click.option("--no-hints", is_flag=True, help="Don't pass title/show notes to the model.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per item.")
+@click.pass_context
+@friendly_errors
+def add(ctx: click.Context, targets: tuple[str, ...], force: bool, model: str | None,
+        device: str | None, language: str | None, chunk_seconds: float | None,
+        batch_size: int | None, no_hints: bool, as_json: bool) -> None:  # fmt: skip
+    """Download, transcribe and index media: URLs yt-dlp understands, or local files.
+
+    A feed, playlist or channel adds all its entries. Items already indexed are
+    skipped. The exit code is 1 if any item failed.
+
+    \b
+    Examples:
+        indexer add https://www.youtube.com/watch?v=dQw4w9WgXcQ
+        indexer add https://feeds.example.org/show.rss
+        indexer add interview.mp3 --language en
+    """
+    settings = _settings(ctx, model=model, device=device, language=language,
+                         chunk_seconds=chunk_seconds, batch_size=batch_size,
+                         hints=False if no_hints else None)  # fmt: skip
+    db = store.open_db(settings.db)
+    reporter = _Progress(sys.stderr.isatty() and not as_json)
+    if not reporter.tty:
+        reporter.started = lambda item: None  # type: ignore[method-assign]
+    if as_json:
+        reporter.finished = lambda r: click.echo(json.dumps(r.__dict__))  # type: ignore[method-assign]
+    results = list(pipeline.index_targets(db, list(targets), settings, force=force,
+                                          reporter=reporter))  # fmt: skip
+    failed = [r for r in results if r.status == "failed"]
+    if len(results) > 1 and not as_json:
+        done = sum(r.status == "indexed" for r in results)
+        skipped = sum(r.status == "skipped" for r in results)
+        click.echo(f"{done} indexed, {skipped} skipped, {len(failed)} failed", err=True)
+    if failed:
+        sys.exit(1)
+
+
+def _highlight(snippet: str) -> str:
+    parts = snippet.replace(store.MARK_END, store.MARK_START).split(store.MARK_START)
+    return "".join(click.style(p, bold=True, fg="yellow") if i % 2 else p
+                   for i, p in enumerate(parts))  # fmt: skip
+
+
+def _print_hit(n: int, hit: Hit) -> None:
+    tag = f"  [partial: {hit.matched}/{hit.terms} terms]" if hit.partial else ""
+    click.echo(f"{n}. {click.style(hit.title, bold=True)}  {links.format_time(hit.start)}{tag}")
+    click.echo("   " + _highlight(" ".join(hit.snippet.split())))
+    click.echo("   " + hit.url)
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("--advanced", is_flag=True, help="Use raw SQLite FTS5 syntax (AND, OR, NEAR, *).")
+@click.option("--source", help="Only this source (id, URL or name).")
+@click.option("--from", "date_from", help="Published on or after YYYY-MM-DD.")
+@click.option("--to", "date_to", help="Published on or before YYYY-MM-DD.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, search.MAX_LIMIT))
+@click.option("--offset", default=0, type=click.IntRange(0))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of hits.")
+@click.pass_context
+@friendly_errors
+def search_command(ctx: click.Context, query: str, advanced: bool, source: str | None,
+                   date_from: str | None, date_to: str | None, limit: int, offset: int,
+                   as_json: bool) -> None:  # fmt: skip
+    """Find where words were spoken; each hit links to that second.
+
+    Plain words and "quoted phrases" are matched safely; when no passage holds
+    every word, the closest partial matches are shown, marked as partial.
+
+    \b
+    Examples:
+        indexer search "bicycle lanes"
+        indexer search 'budget "city council"' --from 2024-01-01 --json
+        indexer search --advanced 'budget NEAR(council tax, 5)'
+    """
+    settings = _settings(ctx)
+    db = store.open_db(settings.db, readonly=True)
+    results = search.search(db, query, advanced=advanced, source=source, date_from=date_from,
+                            date_to=date_to, limit=limit, offset=offset)  # fmt: skip
+    if as_json:
+        click.echo(json.dumps([h.as_dict() for h in results.hits], ensure_ascii=False, indent=2))
+        return
+    if not results.hits:
+        click.echo("No matches.", err=True)
+        return
+    for n, hit in enumerate(results.hits, start=offset + 1):
+        _print_hit(n, hit)
+
+
+@cli.command()
+@click.argument("url")
+@click.argument("time")
+@click.pass_context
+@friendly_errors
+def link(ctx: click.Context, url: str, time: str) -> None:
+    """Print the deep link that opens URL at TIME, and the quote if indexed.
+
+    TIME may be 42:30, 1:02:03, 2550, 42m30s or 2550s.
+
+    \b
+    Examples:
+        indexer link https://youtu.be/dQw4w9WgXcQ 1:02:03
+        indexer link https://example.com/ep12.mp3 42m30s
+    """
+    seconds = links.parse_time(time)
+    click.echo(links.deep_link(url, seconds))
+    settings = _settings(ctx)
+    if not Path(settings.db).is_file():
+        return
+    db = store.open_db(settings.db, readonly=True)
+    episode = store.find_episode(db, url)
+    vid = links.youtube_id(url)
+    if episode is None and vid:
+        episode = store.find_episode(db, vid)
+    if episode:
+        seg = store.segment_at(db, episode["id"], seconds)
+        if seg:
+            click.echo(f'"{seg.text}" ({episode["title"]}, {links.format_time(seg.start)})')
+
+
+@cli.command("export")
+@click.argument("episode")
+@click.option("--format", "fmt", type=click.Choice(export.FORMATS), default="txt",
+              show_default=True)  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file instead of standard output.")  # fmt: skip
+@click.pass_context
+@friendly_errors
+def export_command(ctx: click.Context, episode: str, fmt: str, output: str | None) -> None:
+    """Write an episode's transcript as SRT, WebVTT, JSON (Podcasting 2.0) or text.
+
+    EPISODE is an episode id (see `indexer episodes`), media id or URL.
+
+    \b
+    Examples:
+        indexer export 3 --format srt -o episode3.srt
+        indexer export 3 --format json
+    """
+    db = store.open_db(_settings(ctx).db, readonly=True)
+    row = store.find_episode(db, episode)
+    if row is None:
+        raise click.ClickException(f"no episode {episode!r}; list them with 'indexer episodes'")
+    text = export.export_transcript(store.get_segments(db, row["id"]), fmt, title=row["title"],
+                                    language=row["language"])  # fmt: skip
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@cli.command()
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@friendly_errors
+def episodes(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """List indexed episodes, newest first.
+
+    \b
+    Example:
+        indexer episodes --limit 5
+    """
+    db = store.open_db(_settings(ctx).db, readonly=True)
+    rows = store.list_episodes(db, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['id']:>5}  {r['published'] or '':10}  {links.format_time(r['duration'] or 0)}"
+                   f"  {r['title']}  ({r['channel'] or ''})")  # fmt: skip
+
+
+@cli.command()
+@click.argument("episode_ids", nargs=-1, type=int)
+@click.option("--chunk-seconds", type=float, help="New chunk window in seconds.")
+@click.pass_context
+@friendly_errors
+def rechunk(ctx: click.Context, episode_ids: tuple[int, ...], chunk_seconds: float | None) -> None:
+    """Re-chunk stored transcripts without transcribing again (all if no ids given).
+
+    \b
+    Example:
+        indexer rechunk --chunk-seconds 30
+    """
+    settings = _settings(ctx, chunk_seconds=chunk_seconds)
+    db = store.open_db(settings.db)
+    ids = list(episode_ids) or [r["id"] for r in store.list_episodes(db, limit=10**9)]
+    for episode_id in ids:
+        if store.get_episode(db, episode_id) is None:
+            raise click.ClickException(f"no episode {episode_id}")
+        n = pipeline.rechunk(db, episode_id, settings.chunk_seconds)
+        click.echo(f"episode {episode_id}: {n} chunks of ~{settings.chunk_seconds:g} s")
+
+
+@cli.command()
+@click.option("--query", default="bicycle lanes", show_default=True, help="What to search for.")
+@click.pass_context
+@friendly_errors
+def demo(ctx: click.Context, query: str) -> None:
+    """Index the bundled sample recording (no network needed) and search it.
+
+    \b
+    Example:
+        indexer --db demo.db demo
+    """
+    sample = resources.files("indexer") / "samples" / "newsroom-sample.ogg"
+    with resources.as_file(sample) as path:
+        ctx.invoke(add, targets=(str(path),))
+    click.echo(f"\n$ indexer search {query!r}")
+    ctx.invoke(search_command, query=query)
+
+
+def main() -> None:  # pragma: no cover
+    cli()

@@ -1,0 +1,268 @@
+"""Listing a URL's media entries and fetching their audio. The only module that imports yt_dlp."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import unquote, urlparse
+
+from .models import MediaItem
+
+ByteProgress = Callable[[int, int | None], None]
+
+MEDIA_EXTENSIONS = {
+    ".mp3", ".m4a", ".mp4", ".m4v", ".aac", ".ogg", ".oga", ".opus", ".wav", ".flac",
+    ".webm", ".mkv", ".mov", ".wma", ".aiff", ".aif", ".mpga", ".mpeg", ".avi", ".3gp",
+}  # fmt: skip
+
+
+class DownloadError(Exception):
+    """A URL could not be listed or its media could not be downloaded."""
+
+
+def is_local(target: str) -> bool:
+    """True for file:// URLs and paths (anything without a URL scheme)."""
+    if target.startswith("file://"):
+        return True
+    return not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", target)
+
+
+def local_path(target: str) -> Path:
+    """The filesystem path of a local target."""
+    if target.startswith("file://"):
+        return Path(unquote(urlparse(target).path))
+    return Path(target).expanduser()
+
+
+def ydl_options(
+    outtmpl: str | None = None,
+    *,
+    progress: ByteProgress | None = None,
+    flat: bool = False,
+) -> dict[str, Any]:
+    """The options dict we give YoutubeDL: best audio only, quiet, no post-processing."""
+
+    def hook(d: dict[str, Any]) -> None:
+        if progress and d.get("status") in ("downloading", "finished"):
+            progress(
+                int(d.get("downloaded_bytes") or 0),
+                d.get("total_bytes") or d.get("total_bytes_estimate"),
+            )
+
+    opts: dict[str, Any] = {
+        # Audio only; a video format is the fallback for sites that have no audio-only stream.
+        "format": "bestaudio/best",
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "logger": _QuietLogger(),
+        "noplaylist": False,
+        "socket_timeout": 30,
+        "retries": 3,
+        "fragment_retries": 3,
+        "continuedl": True,
+        "overwrites": False,
+        "windowsfilenames": True,
+        "cachedir": False,
+    }
+    if flat:
+        opts["extract_flat"] = "in_playlist"
+    if outtmpl:
+        opts["outtmpl"] = {"default": outtmpl}
+    if progress:
+        opts["progress_hooks"] = [hook]
+    return opts
+
+
+class _QuietLogger:
+    """Swallow yt-dlp's console output; errors reach us as exceptions."""
+
+    def debug(self, msg: str) -> None:
+        pass
+
+    def info(self, msg: str) -> None:
+        pass
+
+    def warning(self, msg: str) -> None:
+        pass
+
+    def error(self, msg: str) -> None:
+        pass
+
+
+def _clean_error(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    msg = re.sub(r"\x1b\[[0-9;]*m", "", msg)
+    msg = re.sub(r"^(ERROR:\s*)?(\[[^\]]+\]\s*)*", "", msg)
+    msg = re.sub(r"^[\w.-]+: ", "", msg) if msg.lower().startswith("generic") else msg
+    if msg.lower().startswith("unsupported url"):
+        return "unsupported URL: no media found there"
+    lowered = msg.lower()
+    if (
+        "connection refused" in lowered
+        or "name or service not known" in lowered
+        or "failed to resolve" in lowered
+    ):
+        return f"unreachable: {msg}"
+    return msg
+
+
+def _iso_date(info: dict[str, Any]) -> str | None:
+    upload = info.get("upload_date") or info.get("release_date")
+    if isinstance(upload, str) and re.fullmatch(r"\d{8}", upload):
+        return f"{upload[:4]}-{upload[4:6]}-{upload[6:]}"
+    stamp = info.get("timestamp") or info.get("release_timestamp")
+    if isinstance(stamp, (int, float)):
+        return datetime.fromtimestamp(stamp, tz=timezone.utc).date().isoformat()
+    return None
+
+
+def _to_item(source_url: str, info: dict[str, Any], parent: dict[str, Any]) -> MediaItem:
+    webpage = info.get("webpage_url") or info.get("original_url") or info.get("url") or source_url
+    # For direct media links the "media url" is the page itself, which decides the link style.
+    media_url = info.get("url") if info.get("extractor_key") == "Generic" else None
+    return MediaItem(
+        source_url=source_url,
+        extractor=str(info.get("extractor_key") or info.get("extractor") or "generic"),
+        media_id=str(info.get("id")),
+        title=str(info.get("title") or info.get("episode") or info.get("id") or webpage),
+        webpage_url=str(webpage),
+        channel=info.get("channel")
+        or info.get("uploader")
+        or info.get("series")
+        or info.get("playlist_title")
+        or parent.get("title"),
+        published=_iso_date(info),
+        duration=float(info["duration"]) if info.get("duration") else None,
+        description=info.get("description"),
+        language=info.get("language"),
+        thumbnail=info.get("thumbnail"),
+        media_url=media_url or info.get("webpage_url"),
+        extra={"info": info},
+    )
+
+
+def list_items(url: str) -> Iterator[MediaItem | DownloadError]:
+    """Resolve a URL into its media items (a feed, playlist or channel expands to entries).
+
+    Failures of single entries are yielded as DownloadError values so the rest go on;
+    a failure to read the URL itself is raised.
+    """
+    import yt_dlp
+
+    with yt_dlp.YoutubeDL(ydl_options()) as ydl:
+        try:
+            top = ydl.extract_info(url, download=False, process=False)
+        except Exception as exc:  # noqa: BLE001 - yt-dlp wraps everything in its own types
+            raise DownloadError(_clean_error(exc)) from None
+        yield from _expand(ydl, url, top, {}, depth=0)
+
+
+def _expand(
+    ydl: Any, source_url: str, result: dict[str, Any], parent: dict[str, Any], depth: int
+) -> Iterator[MediaItem | DownloadError]:
+    kind = result.get("_type", "video")
+    if kind in ("playlist", "multi_video"):
+        if depth > 3:
+            return
+        for entry in result.get("entries") or []:
+            if entry:
+                yield from _expand(ydl, source_url, entry, result, depth + 1)
+        return
+    try:
+        if kind == "url":
+            raw = ydl.extract_info(
+                result["url"], ie_key=result.get("ie_key"), download=False, process=False
+            )
+            if raw.get("_type") in ("playlist", "multi_video", "url"):
+                yield from _expand(ydl, source_url, raw, parent, depth + 1)
+                return
+            result = raw
+        info = ydl.process_ie_result(result, download=False)
+    except Exception as exc:  # noqa: BLE001
+        label = result.get("title") or result.get("url") or source_url
+        yield DownloadError(f"{label}: {_clean_error(exc)}")
+        return
+    if info.get("_type") in ("playlist", "multi_video"):
+        yield from _expand(ydl, source_url, info, parent, depth + 1)
+        return
+    yield _to_item(source_url, info, parent)
+
+
+def fetch_audio(item: MediaItem, media_dir: Path, progress: ByteProgress | None = None) -> Path:
+    """Download the item's audio into media_dir (reusing a finished earlier download)."""
+    import yt_dlp
+
+    info = item.extra.get("info")
+    if info is None:
+        raise DownloadError(f"{item.title}: nothing to download")
+    stem = hashlib.sha1(item.key.encode()).hexdigest()[:20]
+    try:
+        media_dir.mkdir(parents=True, exist_ok=True)
+        for existing in media_dir.glob(stem + ".*"):
+            if existing.suffix not in (".part", ".ytdl") and existing.stat().st_size > 0:
+                return existing
+        outtmpl = str(media_dir / (stem + ".%(ext)s"))
+        with yt_dlp.YoutubeDL(ydl_options(outtmpl, progress=progress)) as ydl:
+            done = ydl.process_ie_result(dict(info), download=True)
+    except OSError as exc:
+        raise DownloadError(f"can't write to {media_dir}: {exc.strerror or exc}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise DownloadError(_clean_error(exc)) from None
+    for req in done.get("requested_downloads") or []:
+        path = req.get("filepath")
+        if path and Path(path).is_file():
+            return Path(path)
+    found = [p for p in media_dir.glob(stem + ".*") if p.suffix not in (".part", ".ytdl")]
+    if found:
+        return found[0]
+    raise DownloadError("the download produced no file")
+
+
+def local_item(target: str) -> MediaItem:
+    """Describe a local media file (identity is a hash of its content)."""
+    path = local_path(target).resolve()
+    if not path.exists():
+        raise DownloadError(f"no such file: {path}")
+    if path.is_dir():
+        raise DownloadError(f"{path} is a folder; give the media files inside it")
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except PermissionError:
+        raise DownloadError(f"permission denied reading {path}") from None
+    except OSError as exc:
+        raise DownloadError(f"can't read {path}: {exc.strerror or exc}") from None
+    title, duration = _probe(path)
+    return MediaItem(
+        source_url=target,
+        extractor="file",
+        media_id=digest.hexdigest()[:32],
+        title=title or path.stem,
+        webpage_url=path.as_uri(),
+        media_url=path.as_uri(),
+        duration=duration,
+        published=datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).date().isoformat(),
+        path=str(path),
+    )
+
+
+def _probe(path: Path) -> tuple[str | None, float | None]:
+    """Title tag and duration of a local file, when it is readable media."""
+    try:
+        import av
+
+        with av.open(str(path), metadata_errors="ignore") as container:
+            tags = dict(container.metadata)
+            for stream in container.streams:
+                tags.update({k: v for k, v in stream.metadata.items() if k not in tags})
+            title = tags.get("title") or tags.get("TITLE")
+            duration = container.duration / 1_000_000 if container.duration else None
+            return (str(title) if title else None), duration
+    except Exception:  # noqa: BLE001 - unreadable files are reported when transcribing
+        return None, None

@@ -1,0 +1,153 @@
+"""download -> transcribe -> chunk -> store, one item at a time, failures kept per item."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Protocol
+
+import sqlite_utils
+
+from . import download, store, transcribe
+from .chunk import chunk_segments
+from .config import Settings
+from .models import MediaItem
+
+
+@dataclass
+class ItemResult:
+    """What happened to one media item."""
+
+    target: str
+    title: str
+    status: str  # "indexed", "skipped" or "failed"
+    episode_id: int | None = None
+    error: str | None = None
+    duration: float | None = None
+    seconds: float = 0.0
+    segments: int = 0
+    chunks: int = 0
+
+
+class Reporter(Protocol):
+    """Receives progress while items are processed (the CLI draws bars with it)."""
+
+    def started(self, item: MediaItem) -> None: ...
+    def downloading(self, done: int, total: int | None) -> None: ...
+    def transcribing(self, done: float, total: float) -> None: ...
+    def finished(self, result: ItemResult) -> None: ...
+
+
+class _Silent:
+    def started(self, item: MediaItem) -> None:
+        pass
+
+    def downloading(self, done: int, total: int | None) -> None:
+        pass
+
+    def transcribing(self, done: float, total: float) -> None:
+        pass
+
+    def finished(self, result: ItemResult) -> None:
+        pass
+
+
+def _items(target: str) -> Iterator[MediaItem | download.DownloadError]:
+    if download.is_local(target):
+        try:
+            yield download.local_item(target)
+        except download.DownloadError as exc:
+            yield exc
+        return
+    try:
+        yield from download.list_items(target)
+    except download.DownloadError as exc:
+        yield exc
+
+
+def index_targets(
+    db: sqlite_utils.Database,
+    targets: list[str],
+    settings: Settings,
+    *,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> Iterator[ItemResult]:
+    """Index every media item behind the targets; yields one result per item."""
+    rep = reporter or _Silent()
+    for target in targets:
+        for entry in _items(target):
+            if isinstance(entry, download.DownloadError):
+                result = ItemResult(target, target, "failed", error=str(entry))
+            else:
+                rep.started(entry)
+                result = index_item(db, entry, settings, force=force, reporter=rep)
+            rep.finished(result)
+            yield result
+
+
+def index_item(
+    db: sqlite_utils.Database,
+    item: MediaItem,
+    settings: Settings,
+    *,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> ItemResult:
+    """Run one item through every stage; the episode is stored whole or not at all."""
+    rep = reporter or _Silent()
+    began = time.monotonic()
+    result = ItemResult(item.source_url, item.title, "failed", duration=item.duration)
+    existing = store.episode_by_key(db, item.key)
+    if existing and not force:
+        result.status, result.episode_id = "skipped", existing["id"]
+        result.error = "already indexed (use --force to transcribe again)"
+        return result
+    if settings.max_duration and item.duration and item.duration > settings.max_duration:
+        result.status = "skipped"
+        result.error = f"longer than max_duration ({item.duration:.0f} s)"
+        return result
+    downloaded: Path | None = None
+    try:
+        if item.path:
+            path = Path(item.path)
+        else:
+            downloaded = path = download.fetch_audio(item, settings.media_path, rep.downloading)
+        transcript = transcribe.transcribe(
+            path,
+            settings,
+            hints=transcribe.build_hints(item.title, item.description),
+            on_progress=rep.transcribing,
+        )
+        chunks = chunk_segments(transcript.segments, settings.chunk_seconds)
+        source_id = store.source_id_for(db, item.source_url, item.channel)
+        keep = downloaded is not None and settings.keep_media
+        result.episode_id = store.save_episode(
+            db,
+            item,
+            transcript,
+            chunks,
+            source_id=source_id,
+            chunk_seconds=settings.chunk_seconds,
+            local_path=str(path) if keep or item.path else None,
+        )
+        result.status = "indexed"
+        result.duration = transcript.duration
+        result.segments, result.chunks = len(transcript.segments), len(chunks)
+    except (download.DownloadError, transcribe.TranscriptionError, store.StoreError) as exc:
+        result.error = str(exc)
+    except OSError as exc:
+        result.error = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    finally:
+        if downloaded is not None and not settings.keep_media:
+            downloaded.unlink(missing_ok=True)
+    result.seconds = time.monotonic() - began
+    return result
+
+
+def rechunk(db: sqlite_utils.Database, episode_id: int, window: float) -> int:
+    """Re-chunk a stored transcript with a new window, without transcribing; returns chunks."""
+    chunks = chunk_segments(store.get_segments(db, episode_id), window)
+    store.rechunk_episode(db, episode_id, chunks, window)
+    return len(chunks)

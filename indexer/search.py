@@ -1,0 +1,234 @@
+"""Safe query building, ranking of full and partial matches, and precise hit times."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from typing import Any, Sequence
+
+import snowballstemmer
+import sqlite_utils
+
+from . import store
+from .links import deep_link
+from .models import Hit, Word
+
+MAX_TERMS = 32
+MAX_LIMIT = 500
+# Candidates ranked for partial matches; bm25 picks them, word analysis orders them.
+PARTIAL_POOL = 200
+# Open the link a little before the first word: word timestamps can run late.
+LEAD_SECONDS = 0.5
+
+_TOKEN = re.compile(r"[^\W_]+")
+_stemmer = snowballstemmer.stemmer("porter")
+
+
+class QueryError(ValueError):
+    """The query can't be run (empty, bad advanced syntax, bad filter)."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """A user query split into phrases (each a list of tokens); single words are 1-token phrases."""
+
+    phrases: tuple[tuple[str, ...], ...]
+
+    @property
+    def strict(self) -> str:
+        """FTS5 expression requiring every phrase."""
+        return " AND ".join('"' + " ".join(p) + '"' for p in self.phrases)
+
+    @property
+    def loose(self) -> str:
+        """FTS5 expression matching any word of the query."""
+        words = dict.fromkeys(t for p in self.phrases for t in p)
+        return " OR ".join(f'"{w}"' for w in words)
+
+
+def tokens(text: str) -> list[str]:
+    """Split text the way SQLite's unicode61 tokenizer does, lowercased."""
+    return [t.lower() for t in _TOKEN.findall(text)]
+
+
+def parse_query(text: str) -> Query:
+    """Turn any user input into phrases that are always valid FTS5 (quotes, operators, emoji...)."""
+    phrases: list[tuple[str, ...]] = []
+    parts = text.split('"')
+    for i, part in enumerate(parts):
+        # Odd parts sit between a pair of quotes; a last unpaired quote quotes nothing.
+        quoted = i % 2 == 1 and i < len(parts) - 1
+        if quoted:
+            toks = tokens(part)
+            if toks:
+                phrases.append(tuple(toks))
+        else:
+            for word in part.split():
+                toks = tokens(word)
+                if toks:
+                    phrases.append(tuple(toks))
+    unique = list(dict.fromkeys(phrases))[:MAX_TERMS]
+    if not unique:
+        raise QueryError("the query has no words to search for")
+    return Query(tuple(unique))
+
+
+@lru_cache(maxsize=65536)
+def _norm(token: str) -> str:
+    plain = unicodedata.normalize("NFKD", token.lower())
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return str(_stemmer.stemWord(plain))
+
+
+def match_span(words: Sequence[Word], query: Query) -> tuple[int, int, int] | None:
+    """The tightest run of words holding the most query phrases: (first, last, how many)."""
+    flat: list[tuple[str, int]] = []
+    for i, w in enumerate(words):
+        flat.extend((_norm(t), i) for t in tokens(w.text))
+    stems = [s for s, _ in flat]
+    occurrences: list[tuple[int, int, int]] = []  # (first word, last word, phrase index)
+    for k, phrase in enumerate(query.phrases):
+        target = [_norm(t) for t in phrase]
+        n = len(target)
+        for j in range(len(stems) - n + 1):
+            if stems[j : j + n] == target:
+                occurrences.append((flat[j][1], flat[j + n - 1][1], k))
+    if not occurrences:
+        return None
+    occurrences.sort()
+    best: tuple[int, int, int, int] | None = None  # (-found, span, first, last)
+    counts: dict[int, int] = {}
+    left = 0
+    for right, (_, r_last, r_k) in enumerate(occurrences):
+        counts[r_k] = counts.get(r_k, 0) + 1
+        # Shrink from the left while the left occurrence is redundant.
+        while counts[occurrences[left][2]] > 1:
+            counts[occurrences[left][2]] -= 1
+            left += 1
+        first = occurrences[left][0]
+        last = max(o[1] for o in occurrences[left : right + 1])
+        candidate = (-len(counts), last - first, first, last)
+        if best is None or candidate < best:
+            best = candidate
+    assert best is not None
+    return best[2], best[3], -best[0]
+
+
+@dataclass
+class Results:
+    """A page of hits and how many chunks hold every query word."""
+
+    hits: list[Hit] = field(default_factory=list)
+    total: int = 0
+    partial: bool = False
+
+
+def _check_date(value: str | None, name: str) -> str | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise QueryError(f"bad {name} date {value!r}: use YYYY-MM-DD") from None
+
+
+def _hit(db: sqlite_utils.Database, row: dict[str, Any], query: Query | None, score: float,
+         partial: bool) -> Hit:  # fmt: skip
+    start, end, matched = float(row["start"]), float(row["end"]), 0
+    if query is not None:
+        words = _chunk_words(db, row)
+        span = match_span(words, query)
+        if span:
+            start = max(0.0, words[span[0]].start - LEAD_SECONDS)
+            end, matched = words[span[1]].end, span[2]
+    page = row.get("webpage_url") or row.get("media_url") or ""
+    return Hit(
+        episode_id=row["episode_id"],
+        title=row["title"],
+        start=start,
+        end=end,
+        text=row["text"],
+        snippet=row.get("snippet") or row["text"],
+        url=deep_link(page, start) if page else "",
+        chunk_id=row["chunk_id"],
+        score=score,
+        partial=partial,
+        matched=matched,
+        terms=len(query.phrases) if query else 0,
+        channel=row.get("channel"),
+        published=row.get("published"),
+        duration=row.get("duration"),
+        webpage_url=row.get("webpage_url"),
+        thumbnail=row.get("thumbnail"),
+        source_id=row.get("source_id"),
+    )
+
+
+def _chunk_words(db: sqlite_utils.Database, row: dict[str, Any]) -> list[Word]:
+    segs = store.segment_range(db, row["episode_id"], row["first_segment"], row["last_segment"])
+    return [w for s in segs for w in s.words]
+
+
+def search(
+    db: sqlite_utils.Database,
+    text: str,
+    *,
+    advanced: bool = False,
+    source: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> Results:
+    """Ranked hits for a query; partial matches follow when too few chunks hold every word."""
+    if limit < 1 or offset < 0:
+        raise QueryError("limit must be at least 1 and offset at least 0")
+    limit = min(limit, MAX_LIMIT)
+    filters = dict(
+        source=source,
+        date_from=_check_date(date_from, "from"),
+        date_to=_check_date(date_to, "to"),
+    )
+    if advanced:
+        if not text.strip():
+            raise QueryError("the query is empty")
+        try:
+            rows = store.search_chunks(db, text, limit=limit, offset=offset, **filters)
+            total = store.count_chunks(db, text, **filters)
+        except sqlite3.OperationalError as exc:
+            raise QueryError(f"invalid search syntax: {exc}") from None
+        try:
+            query: Query | None = parse_query(re.sub(r"\b(AND|OR|NOT|NEAR)\b|\w+:", " ", text))
+        except QueryError:
+            query = None
+        return Results([_hit(db, r, query, r["rank"], False) for r in rows], total)
+
+    query = parse_query(text)
+    total = store.count_chunks(db, query.strict, **filters)
+    hits = [
+        _hit(db, r, query, r["rank"], False)
+        for r in store.search_chunks(db, query.strict, limit=limit, offset=offset, **filters)
+    ]
+    if len(hits) >= limit or len(query.phrases) < 2 and all(len(p) == 1 for p in query.phrases):
+        return Results(hits, total)
+    # Readers type what they heard and transcripts have errors: fill up with the chunks
+    # holding most of the words, closest together.
+    exact_ids = {
+        r["chunk_id"] for r in store.search_chunks(db, query.strict, limit=total or 1, **filters)
+    }
+    ranked = []
+    for r in store.search_chunks(db, query.loose, limit=PARTIAL_POOL, **filters):
+        if r["chunk_id"] in exact_ids:
+            continue
+        span = match_span(_chunk_words(db, r), query)
+        found, width = (span[2], span[1] - span[0]) if span else (0, 10**6)
+        ranked.append(((-found, width, r["rank"]), r))
+    ranked.sort(key=lambda x: x[0])
+    start = max(0, offset - total)
+    for _, r in ranked[start : start + limit - len(hits)]:
+        hits.append(_hit(db, r, query, r["rank"], True))
+    return Results(hits, total, partial=True)

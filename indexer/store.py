@@ -1,0 +1,387 @@
+"""The SQLite schema, its migrations and every query. The only module that knows the schema."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from .models import Chunk, MediaItem, Segment, Transcript, Word
+
+# Private-use characters mark matches in snippets: they survive HTML escaping and are
+# replaced by <mark> (web) or bold (terminal) at the edge.
+MARK_START = "\ue000"
+MARK_END = "\ue001"
+TOKENIZE = "porter unicode61 remove_diacritics 2"
+
+migrations = Migrations("podcast-indexer")
+
+
+class StoreError(Exception):
+    """The database could not be opened, read or written."""
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["sources"].create(
+        {
+            "id": int, "url": str, "name": str, "followed": int, "added_at": str,
+            "last_refresh": str, "last_error": str,
+        },
+        pk="id",
+        not_null={"url"},
+        defaults={"followed": 0},
+    )  # fmt: skip
+    db["sources"].create_index(["url"], unique=True)
+    db["episodes"].create(
+        {
+            "id": int, "source_id": int, "key": str, "extractor": str, "media_id": str,
+            "title": str, "channel": str, "published": str, "duration": float,
+            "webpage_url": str, "media_url": str, "description": str, "language": str,
+            "thumbnail": str, "local_path": str, "transcript_origin": str, "model": str,
+            "chunk_seconds": float, "indexed_at": str,
+        },
+        pk="id",
+        not_null={"key", "title"},
+        foreign_keys=[("source_id", "sources", "id")],
+    )  # fmt: skip
+    db["episodes"].create_index(["key"], unique=True)
+    db["episodes"].create_index(["source_id", "published"])
+    db["episodes"].create_index(["published"])
+    db["segments"].create(
+        {"id": int, "episode_id": int, "idx": int, "start": float, "end": float,
+         "text": str, "words": str},
+        pk="id",
+        foreign_keys=[("episode_id", "episodes", "id")],
+    )  # fmt: skip
+    db["segments"].create_index(["episode_id", "idx"], unique=True)
+    db["chunks"].create(
+        {"id": int, "episode_id": int, "idx": int, "start": float, "end": float,
+         "text": str, "first_segment": int, "last_segment": int},
+        pk="id",
+        foreign_keys=[("episode_id", "episodes", "id")],
+    )  # fmt: skip
+    db["chunks"].create_index(["episode_id", "idx"], unique=True)
+    db["chunks"].enable_fts(["text"], fts_version="FTS5", create_triggers=True, tokenize=TOKENIZE)
+
+
+def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
+    """Open (creating and migrating if needed) the database at path."""
+    p = Path(path)
+    try:
+        if readonly:
+            if not p.is_file():
+                raise StoreError(f"no database at {p}; index something first with 'indexer add'")
+            conn = sqlite3.connect(f"{p.absolute().as_uri()}?mode=ro", uri=True,
+                                   check_same_thread=False)  # fmt: skip
+            db = sqlite_utils.Database(conn)
+            db.execute("PRAGMA busy_timeout = 5000")
+            return db
+        if str(p) != ":memory:":
+            p.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite_utils.Database(p)
+        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute("PRAGMA foreign_keys = ON")
+        if str(p) != ":memory:":
+            db.enable_wal()
+        migrations.apply(db)
+        return db
+    except StoreError:
+        raise
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"can't open database {p}: {exc}") from None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def source_id_for(db: sqlite_utils.Database, url: str, name: str | None = None) -> int:
+    """The id of the source row for url, creating it if needed."""
+    row = db.execute("select id from sources where url = ?", [url]).fetchone()
+    if row:
+        return int(row[0])
+    with db.atomic():
+        table = db.table("sources")
+        table.insert({"url": url, "name": name, "added_at": _now()})
+        return int(table.last_pk)
+
+
+def episode_by_key(db: sqlite_utils.Database, key: str) -> dict[str, Any] | None:
+    """The stored episode with this identity key, if any."""
+    rows = list(db.query("select * from episodes where key = ?", [key]))
+    return rows[0] if rows else None
+
+
+def _words_json(words: Sequence[Word]) -> str:
+    return json.dumps(
+        [[round(w.start, 2), round(w.end, 2), w.text, round(w.probability, 2)] for w in words],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _segment_from_row(row: dict[str, Any]) -> Segment:
+    words = tuple(Word(w[0], w[1], w[2], w[3]) for w in json.loads(row["words"] or "[]"))
+    return Segment(row["start"], row["end"], row["text"], words)
+
+
+def save_episode(
+    db: sqlite_utils.Database,
+    item: MediaItem,
+    transcript: Transcript,
+    chunks: Sequence[Chunk],
+    *,
+    source_id: int | None,
+    chunk_seconds: float,
+    origin: str = "whisper",
+    local_path: str | None = None,
+) -> int:
+    """Store an episode with its segments and chunks in one transaction; replaces by key."""
+    try:
+        with db.atomic():
+            old = episode_by_key(db, item.key)
+            if old:
+                _delete_episode_rows(db, old["id"])
+            episodes = db.table("episodes")
+            episodes.insert(
+                {
+                    "id": old["id"] if old else None,
+                    "source_id": source_id,
+                    "key": item.key,
+                    "extractor": item.extractor,
+                    "media_id": item.media_id,
+                    "title": item.title,
+                    "channel": item.channel,
+                    "published": item.published,
+                    "duration": transcript.duration or item.duration,
+                    "webpage_url": item.webpage_url,
+                    "media_url": item.media_url,
+                    "description": item.description,
+                    "language": transcript.language or item.language,
+                    "thumbnail": item.thumbnail,
+                    "local_path": local_path,
+                    "transcript_origin": origin,
+                    "model": transcript.model,
+                    "chunk_seconds": chunk_seconds,
+                    "indexed_at": _now(),
+                }
+            )
+            episode_id = int(episodes.last_pk)
+            db.table("segments").insert_all(
+                (
+                    {"episode_id": episode_id, "idx": i, "start": s.start, "end": s.end,
+                     "text": s.text, "words": _words_json(s.words)}
+                    for i, s in enumerate(transcript.segments)
+                ),
+                batch_size=500,
+            )  # fmt: skip
+            _insert_chunks(db, episode_id, chunks)
+            return episode_id
+    except sqlite3.Error as exc:
+        raise StoreError(_describe(exc)) from None
+
+
+def _insert_chunks(db: sqlite_utils.Database, episode_id: int, chunks: Iterable[Chunk]) -> None:
+    db.table("chunks").insert_all(
+        (
+            {"episode_id": episode_id, "idx": c.index, "start": c.start, "end": c.end,
+             "text": c.text, "first_segment": c.first_segment, "last_segment": c.last_segment}
+            for c in chunks
+        ),
+        batch_size=500,
+    )  # fmt: skip
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "full" in text:
+        return "the disk is full: free some space and run the command again (nothing was stored)"
+    if "readonly" in text or "read-only" in text:
+        return "the database is read-only: check its permissions"
+    if "locked" in text or "busy" in text:
+        return "the database is busy with another writer: try again in a moment"
+    return f"database error: {text}"
+
+
+def _delete_episode_rows(db: sqlite_utils.Database, episode_id: int) -> None:
+    db.execute("delete from chunks where episode_id = ?", [episode_id])
+    db.execute("delete from segments where episode_id = ?", [episode_id])
+    db.execute("delete from episodes where id = ?", [episode_id])
+
+
+def delete_episode(db: sqlite_utils.Database, episode_id: int) -> None:
+    """Remove an episode and everything it owns, in one transaction."""
+    with db.atomic():
+        _delete_episode_rows(db, episode_id)
+
+
+def get_episode(db: sqlite_utils.Database, episode_id: int) -> dict[str, Any] | None:
+    """One episode row with its source's url and name, or None."""
+    rows = list(
+        db.query(
+            "select e.*, s.url as source_url, s.name as source_name from episodes e "
+            "left join sources s on s.id = e.source_id where e.id = ?",
+            [episode_id],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def find_episode(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
+    """An episode by id, identity key, media id, or page/media URL."""
+    if ref.isdigit():
+        found = get_episode(db, int(ref))
+        if found:
+            return found
+    row = db.execute(
+        "select id from episodes where key = ? or media_id = ? or webpage_url = ? "
+        "or media_url = ? order by id limit 1",
+        [ref, ref, ref, ref],
+    ).fetchone()
+    return get_episode(db, row[0]) if row else None
+
+
+def get_segments(db: sqlite_utils.Database, episode_id: int) -> list[Segment]:
+    """All segments of an episode, in order."""
+    return [
+        _segment_from_row(r)
+        for r in db.query(
+            "select start, [end], text, words from segments where episode_id = ? order by idx",
+            [episode_id],
+        )
+    ]
+
+
+def segment_range(
+    db: sqlite_utils.Database, episode_id: int, first: int, last: int
+) -> list[Segment]:
+    """Segments first..last (inclusive) of an episode."""
+    return [
+        _segment_from_row(r)
+        for r in db.query(
+            "select start, [end], text, words from segments "
+            "where episode_id = ? and idx between ? and ? order by idx",
+            [episode_id, first, last],
+        )
+    ]
+
+
+def segment_at(db: sqlite_utils.Database, episode_id: int, seconds: float) -> Segment | None:
+    """The segment being spoken at `seconds` (or the next one after a pause)."""
+    row = list(
+        db.query(
+            "select start, [end], text, words from segments where episode_id = ? "
+            "and [end] > ? order by idx limit 1",
+            [episode_id, seconds],
+        )
+    )
+    return _segment_from_row(row[0]) if row else None
+
+
+def rechunk_episode(db: sqlite_utils.Database, episode_id: int, chunks: Sequence[Chunk],
+                    chunk_seconds: float) -> None:  # fmt: skip
+    """Replace an episode's chunks (kept transcript, new windows) in one transaction."""
+    with db.atomic():
+        db.execute("delete from chunks where episode_id = ?", [episode_id])
+        _insert_chunks(db, episode_id, chunks)
+        db.execute(
+            "update episodes set chunk_seconds = ? where id = ?", [chunk_seconds, episode_id]
+        )
+
+
+def list_episodes(db: sqlite_utils.Database, limit: int = 100, offset: int = 0
+                  ) -> list[dict[str, Any]]:  # fmt: skip
+    """Episodes, newest first."""
+    return list(
+        db.query(
+            "select id, title, channel, published, duration, webpage_url, language, model, "
+            "transcript_origin, indexed_at from episodes "
+            "order by coalesce(published, indexed_at) desc, id desc limit ? offset ?",
+            [limit, offset],
+        )
+    )
+
+
+def list_sources(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Sources with their episode counts."""
+    return list(
+        db.query(
+            "select s.*, (select count(*) from episodes e where e.source_id = s.id) as episodes "
+            "from sources s order by s.id"
+        )
+    )
+
+
+_HIT_COLUMNS = (
+    "c.id as chunk_id, c.episode_id, c.start, c.[end], c.text, c.first_segment, "
+    "c.last_segment, e.title, e.channel, e.published, e.duration, e.webpage_url, "
+    "e.media_url, e.thumbnail, e.source_id"
+)
+
+
+def _filters(source: str | None, date_from: str | None, date_to: str | None
+             ) -> tuple[str, list[Any]]:  # fmt: skip
+    where, params = [], []
+    if source:
+        where.append(
+            "e.source_id in (select id from sources where cast(id as text) = ? "
+            "or url = ? or name = ?)"
+        )
+        params += [source, source, source]
+    if date_from:
+        where.append("e.published >= ?")
+        params.append(date_from)
+    if date_to:
+        where.append("e.published <= ?")
+        params.append(date_to)
+    return "".join(" and " + w for w in where), params
+
+
+def search_chunks(
+    db: sqlite_utils.Database,
+    match: str,
+    *,
+    source: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Chunks matching an FTS5 MATCH expression, best first, with episode fields and snippet."""
+    extra, params = _filters(source, date_from, date_to)
+    sql = (
+        f"select {_HIT_COLUMNS}, bm25(chunks_fts) as rank, "
+        f"snippet(chunks_fts, 0, '{MARK_START}', '{MARK_END}', '…', 32) as snippet "
+        "from chunks_fts join chunks c on c.id = chunks_fts.rowid "
+        "join episodes e on e.id = c.episode_id "
+        f"where chunks_fts match ?{extra} order by rank limit ? offset ?"
+    )
+    return list(db.query(sql, [match, *params, limit, offset]))
+
+
+def count_chunks(
+    db: sqlite_utils.Database,
+    match: str,
+    *,
+    source: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> int:
+    """How many chunks match an FTS5 MATCH expression under the filters."""
+    extra, params = _filters(source, date_from, date_to)
+    sql = (
+        "select count(*) from chunks_fts join chunks c on c.id = chunks_fts.rowid "
+        f"join episodes e on e.id = c.episode_id where chunks_fts match ?{extra}"
+    )
+    return int(db.execute(sql, [match, *params]).fetchone()[0])
+
+
+def stats(db: sqlite_utils.Database) -> dict[str, int]:
+    """Row counts of the main tables."""
+    return {t: db.table(t).count for t in ("sources", "episodes", "segments", "chunks")}
