@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from .models import MediaItem
@@ -21,6 +23,17 @@ MEDIA_EXTENSIONS = {
 
 class DownloadError(Exception):
     """A URL could not be listed or its media could not be downloaded."""
+
+
+@dataclass(frozen=True)
+class KnownEntry:
+    """A listed entry whose identity is already known to the caller; nothing was fetched."""
+
+    key: str
+    title: str
+
+
+IsKnown = Callable[[str], bool]
 
 
 def is_local(target: str) -> bool:
@@ -120,10 +133,19 @@ def _iso_date(info: dict[str, Any]) -> str | None:
     return None
 
 
+def _plain_url(url: Any) -> str | None:
+    """A URL without yt-dlp's smuggled data (RSS entries carry their guid that way)."""
+    from yt_dlp.utils import unsmuggle_url
+
+    return str(unsmuggle_url(url)[0]) if url else None
+
+
 def _to_item(source_url: str, info: dict[str, Any], parent: dict[str, Any]) -> MediaItem:
-    webpage = info.get("webpage_url") or info.get("original_url") or info.get("url") or source_url
+    webpage = _plain_url(
+        info.get("webpage_url") or info.get("original_url") or info.get("url") or source_url
+    )
     # For direct media links the "media url" is the page itself, which decides the link style.
-    media_url = info.get("url") if info.get("extractor_key") == "Generic" else None
+    media_url = _plain_url(info.get("url")) if info.get("extractor_key") == "Generic" else None
     return MediaItem(
         source_url=source_url,
         extractor=str(info.get("extractor_key") or info.get("extractor") or "generic"),
@@ -140,16 +162,19 @@ def _to_item(source_url: str, info: dict[str, Any], parent: dict[str, Any]) -> M
         description=info.get("description"),
         language=info.get("language"),
         thumbnail=info.get("thumbnail"),
-        media_url=media_url or info.get("webpage_url"),
+        media_url=media_url or webpage,
         extra={"info": info},
     )
 
 
-def list_items(url: str) -> Iterator[MediaItem | DownloadError]:
+def list_items(
+    url: str, is_known: IsKnown | None = None
+) -> Iterator[MediaItem | DownloadError | KnownEntry]:
     """Resolve a URL into its media items (a feed, playlist or channel expands to entries).
 
     Failures of single entries are yielded as DownloadError values so the rest go on;
-    a failure to read the URL itself is raised.
+    a failure to read the URL itself is raised. Entries for which is_known(key) is true
+    are yielded as KnownEntry before any request is made for them.
     """
     import yt_dlp
 
@@ -158,19 +183,42 @@ def list_items(url: str) -> Iterator[MediaItem | DownloadError]:
             top = ydl.extract_info(url, download=False, process=False)
         except Exception as exc:  # noqa: BLE001 - yt-dlp wraps everything in its own types
             raise DownloadError(_clean_error(exc)) from None
-        yield from _expand(ydl, url, top, {}, depth=0)
+        yield from _expand(ydl, url, top, {}, 0, is_known)
+
+
+def entry_key(entry: dict[str, Any]) -> str | None:
+    """The identity key of a listed entry when it can be told without fetching it."""
+    from yt_dlp.utils import unsmuggle_url
+
+    if entry.get("_type") == "url_transparent" and entry.get("url"):
+        forced = unsmuggle_url(entry["url"])[1] or {}
+        if forced.get("force_videoid"):  # RSS items: the guid, as the Generic extractor uses it
+            return f"generic:{forced['force_videoid']}"
+    ie = entry.get("extractor_key") or entry.get("ie_key")
+    if ie and entry.get("id"):
+        return f"{str(ie).lower()}:{entry['id']}"
+    return None
 
 
 def _expand(
-    ydl: Any, source_url: str, result: dict[str, Any], parent: dict[str, Any], depth: int
-) -> Iterator[MediaItem | DownloadError]:
+    ydl: Any,
+    source_url: str,
+    result: dict[str, Any],
+    parent: dict[str, Any],
+    depth: int,
+    is_known: IsKnown | None,
+) -> Iterator[MediaItem | DownloadError | KnownEntry]:
     kind = result.get("_type", "video")
     if kind in ("playlist", "multi_video"):
         if depth > 3:
             return
         for entry in result.get("entries") or []:
             if entry:
-                yield from _expand(ydl, source_url, entry, result, depth + 1)
+                yield from _expand(ydl, source_url, entry, result, depth + 1, is_known)
+        return
+    key = entry_key(result)
+    if key and is_known and is_known(key):
+        yield KnownEntry(key, str(result.get("title") or result.get("url") or key))
         return
     try:
         if kind == "url":
@@ -178,7 +226,7 @@ def _expand(
                 result["url"], ie_key=result.get("ie_key"), download=False, process=False
             )
             if raw.get("_type") in ("playlist", "multi_video", "url"):
-                yield from _expand(ydl, source_url, raw, parent, depth + 1)
+                yield from _expand(ydl, source_url, raw, parent, depth + 1, is_known)
                 return
             result = raw
         info = ydl.process_ie_result(result, download=False)
@@ -187,7 +235,7 @@ def _expand(
         yield DownloadError(f"{label}: {_clean_error(exc)}")
         return
     if info.get("_type") in ("playlist", "multi_video"):
-        yield from _expand(ydl, source_url, info, parent, depth + 1)
+        yield from _expand(ydl, source_url, info, parent, depth + 1, is_known)
         return
     yield _to_item(source_url, info, parent)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import sqlite_utils
 
@@ -13,6 +14,8 @@ from . import download, store, transcribe
 from .chunk import chunk_segments
 from .config import Settings
 from .models import MediaItem
+
+ALREADY = "already indexed (use --force to transcribe again)"
 
 
 @dataclass
@@ -53,7 +56,10 @@ class _Silent:
         pass
 
 
-def _items(target: str) -> Iterator[MediaItem | download.DownloadError]:
+Entry = MediaItem | download.DownloadError | download.KnownEntry
+
+
+def _items(target: str, is_known: download.IsKnown | None) -> Iterator[Entry]:
     if download.is_local(target):
         try:
             yield download.local_item(target)
@@ -61,7 +67,7 @@ def _items(target: str) -> Iterator[MediaItem | download.DownloadError]:
             yield exc
         return
     try:
-        yield from download.list_items(target)
+        yield from download.list_items(target, is_known)
     except download.DownloadError as exc:
         yield exc
 
@@ -76,10 +82,18 @@ def index_targets(
 ) -> Iterator[ItemResult]:
     """Index every media item behind the targets; yields one result per item."""
     rep = reporter or _Silent()
+
+    def is_known(key: str) -> bool:
+        return store.episode_by_key(db, key) is not None
+
     for target in targets:
-        for entry in _items(target):
+        for entry in _items(target, None if force else is_known):
             if isinstance(entry, download.DownloadError):
                 result = ItemResult(target, target, "failed", error=str(entry))
+            elif isinstance(entry, download.KnownEntry):
+                result = ItemResult(target, entry.title, "skipped", error=ALREADY)
+                found = store.episode_by_key(db, entry.key)
+                result.episode_id = found["id"] if found else None
             else:
                 rep.started(entry)
                 result = index_item(db, entry, settings, force=force, reporter=rep)
@@ -102,7 +116,7 @@ def index_item(
     existing = store.episode_by_key(db, item.key)
     if existing and not force:
         result.status, result.episode_id = "skipped", existing["id"]
-        result.error = "already indexed (use --force to transcribe again)"
+        result.error = ALREADY
         return result
     if settings.max_duration and item.duration and item.duration > settings.max_duration:
         result.status = "skipped"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import snowballstemmer
 import sqlite_utils
@@ -25,6 +26,7 @@ PARTIAL_POOL = 200
 LEAD_SECONDS = 0.5
 
 _TOKEN = re.compile(r"[^\W_]+")
+_WORD_SEPARATORS = re.compile(r"[^\w'’.\-]+")
 _stemmer = snowballstemmer.stemmer("porter")
 
 
@@ -67,7 +69,9 @@ def parse_query(text: str) -> Query:
             if toks:
                 phrases.append(tuple(toks))
         else:
-            for word in part.split():
+            # Apostrophes, hyphens and dots join a word's pieces into a phrase ("don't",
+            # "e-mail", "U.S."); any other punctuation separates words.
+            for word in _WORD_SEPARATORS.split(part):
                 toks = tokens(word)
                 if toks:
                     phrases.append(tuple(toks))

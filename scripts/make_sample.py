@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.speech import encode, speak_lines, write_wav  # noqa: E402
+from tests.speech import encode, speak_lines, write_wav
 
 LINES = [
     (

@@ -1,0 +1,203 @@
+"""Query parsing, safe FTS5, precise hit times, partial matches and filters (no model needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer import search
+from indexer.search import QueryError, parse_query
+from tests.conftest import add_fake_episode, make_segment
+
+BAD_QUERIES = [
+    "don't stop",
+    '"unbalanced quote',
+    'one "two',
+    "AND",
+    "OR NOT AND",
+    "budget AND",
+    "*",
+    "budg*",
+    "NEAR(",
+    "NEAR(budget council, 3)",
+    "col:budget",
+    "text:budget",
+    "chunks_fts:budget",
+    "^budget",
+    "(budget",
+    "budget)",
+    "{text}: budget",
+    "+ - ~ !",
+    "🙂 budget 🚲",
+    "🙂🙂",
+    "budget\x00council",
+    "'; drop table chunks; --",
+    "a" * 10_000,
+    "budget " * 2_000,
+    "\"\"\"\"",
+    "ça coûte 5€",
+    "北京 budget",
+]
+
+
+@pytest.fixture
+def sample_db(db):
+    add_fake_episode(
+        db,
+        [
+            (0.0, "Welcome to the show about the city."),
+            (4.0, "Today the council approved the new budget for bicycle lanes."),
+            (10.0, "Critics say the plan removes parking from the old market."),
+            (60.0, "Later the mayor said the budget was too small for the harbour."),
+        ],
+        title="City budget",
+        media_id="ep1",
+    )
+    add_fake_episode(
+        db,
+        [(0.0, "A storm is moving up the coast tonight."), (5.0, "Heavy rain until Friday.")],
+        title="Storm",
+        media_id="ep2",
+        url="https://example.com/storm.mp3",
+        source="https://other.example/feed",
+        published="2023-01-15",
+    )
+    return db
+
+
+@pytest.mark.parametrize("query", BAD_QUERIES)
+def test_no_query_causes_an_fts_error(sample_db, query):
+    try:
+        results = search.search(sample_db, query)
+    except QueryError as exc:
+        assert "no words" in str(exc)
+        return
+    assert isinstance(results.hits, list)
+
+
+def test_parse_query_splits_words_and_phrases():
+    q = parse_query('budget "bicycle lanes" don\'t')
+    assert q.phrases == (("budget",), ("bicycle", "lanes"), ("don", "t"))
+    assert q.strict == '"budget" AND "bicycle lanes" AND "don t"'
+    assert q.loose == '"budget" OR "bicycle" OR "lanes" OR "don" OR "t"'
+
+
+def test_parse_query_ignores_operators_as_syntax():
+    q = parse_query("NEAR(budget col:council) AND *")
+    assert q.strict == '"near" AND "budget" AND "col" AND "council" AND "and"'
+
+
+def test_parse_query_caps_the_number_of_terms():
+    q = parse_query(" ".join(f"word{i}" for i in range(500)))
+    assert len(q.phrases) == search.MAX_TERMS
+
+
+def test_empty_queries_raise_a_clear_error(sample_db):
+    for query in ["", "   ", "🙂", '""', "!!!"]:
+        with pytest.raises(QueryError, match="no words"):
+            search.search(sample_db, query)
+
+
+def test_hit_starts_at_the_phrase_not_the_chunk(sample_db):
+    hits = search.search(sample_db, '"bicycle lanes"').hits
+    assert [h.title for h in hits] == ["City budget"]
+    # "Today the council approved the new budget for bicycle lanes." starts at 4.0,
+    # words every 0.4 s: "bicycle" is word 8 -> 7.2 s.
+    assert hits[0].start == pytest.approx(7.2 - search.LEAD_SECONDS)
+    assert not hits[0].partial
+    assert hits[0].url == "https://www.youtube.com/watch?v=abcdefghijk&t=6s"
+
+
+def test_stray_common_word_does_not_pull_the_time_back(sample_db):
+    # "the" occurs at 0.0 s, long before "the harbour" at the end of the chunk
+    hits = search.search(sample_db, "the harbour").hits
+    # "Later the mayor said the budget was too small for the harbour." at 60 s:
+    # "the" (word 10) at 64.0 s, "harbour" at 64.4 s
+    assert hits[0].start == pytest.approx(64.0 - search.LEAD_SECONDS)
+
+
+def test_tightest_span_is_chosen(db):
+    add_fake_episode(db, [(0.0, "budget talk " + "filler " * 20 + "council budget vote")])
+    hit = search.search(db, "council budget").hits[0]
+    # "council" is word 22 -> 8.8 s; the "budget" at 0.0 s must not be used.
+    assert hit.start == pytest.approx(8.8 - search.LEAD_SECONDS)
+    assert hit.end == pytest.approx(9.2 + 0.32)
+
+
+def test_stemmed_words_match_for_timing(sample_db):
+    hit = search.search(sample_db, "approving budgets").hits[0]
+    # "approved" is word 4 (4.0 + 3 * 0.4 = 5.2 s)
+    assert hit.start == pytest.approx(5.2 - search.LEAD_SECONDS)
+
+
+def test_partial_matches_come_when_no_chunk_has_every_word(sample_db):
+    results = search.search(sample_db, "council approved the zeppelin budget")
+    assert results.total == 0
+    assert results.hits and all(h.partial for h in results.hits)
+    best = results.hits[0]
+    assert best.title == "City budget"
+    assert best.matched == 4 and best.terms == 5
+    # "council" is word 2 of the line at 4.0 s
+    assert best.start == pytest.approx(4.8 - search.LEAD_SECONDS)
+
+
+def test_partial_ranking_prefers_more_words(db):
+    add_fake_episode(db, [(0.0, "the river flooded the valley")], title="one word", media_id="a")
+    add_fake_episode(db, [(0.0, "the river and the old mill")], title="two words", media_id="b")
+    hits = search.search(db, "river mill bridge").hits
+    assert [h.title for h in hits] == ["two words", "one word"]
+    assert [h.matched for h in hits] == [2, 1]
+
+
+def test_full_matches_rank_before_partial(sample_db):
+    hits = search.search(sample_db, "budget harbour", limit=10).hits
+    assert not hits[0].partial and "harbour" in hits[0].text
+    assert all(h.partial for h in hits[1:])
+
+
+def test_single_word_has_no_partial_results(sample_db):
+    assert search.search(sample_db, "zeppelin").hits == []
+
+
+def test_snippet_marks_matches(sample_db):
+    hit = search.search(sample_db, "storm").hits[0]
+    assert "\ue000storm\ue001" in hit.snippet.lower()
+
+
+def test_filters_by_source_and_dates(sample_db):
+    assert {h.title for h in search.search(sample_db, "the", limit=50).hits} == {"City budget", "Storm"}
+    only = search.search(sample_db, "the", source="https://other.example/feed").hits
+    assert {h.title for h in only} == {"Storm"}
+    recent = search.search(sample_db, "the", date_from="2024-01-01").hits
+    assert {h.title for h in recent} == {"City budget"}
+    old = search.search(sample_db, "the", date_to="2023-12-31").hits
+    assert {h.title for h in old} == {"Storm"}
+    with pytest.raises(QueryError, match="YYYY-MM-DD"):
+        search.search(sample_db, "the", date_from="last week")
+
+
+def test_limit_and_offset_page_through_results(db):
+    for i in range(7):
+        add_fake_episode(db, [(0.0, f"river number {i} flows")], title=f"ep{i}", media_id=str(i))
+    first = search.search(db, "river", limit=3).hits
+    second = search.search(db, "river", limit=3, offset=3).hits
+    third = search.search(db, "river", limit=3, offset=6).hits
+    ids = [h.chunk_id for h in first + second + third]
+    assert len(ids) == 7 and len(set(ids)) == 7
+    assert search.search(db, "river").total == 7
+    with pytest.raises(QueryError):
+        search.search(db, "river", limit=0)
+
+
+def test_advanced_mode_allows_fts_syntax_and_reports_errors(sample_db):
+    hits = search.search(sample_db, "budg* NOT harbour", advanced=True).hits
+    assert hits and all("harbour" not in h.text for h in hits)
+    with pytest.raises(QueryError, match="invalid search syntax"):
+        search.search(sample_db, 'NEAR("unclosed', advanced=True)
+
+
+def test_match_span_with_phrase_and_repeats():
+    seg = make_segment("the cat sat on the mat and the cat ran", 0.0)
+    found = search.match_span(seg.words, parse_query('"the cat" ran'))
+    assert found is not None
+    first, last, count = found
+    assert (first, last, count) == (7, 9, 2)
