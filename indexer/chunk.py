@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from .models import Chunk, Segment
@@ -13,8 +14,8 @@ def chunk_segments(segments: Sequence[Segment], window: float = 45.0) -> list[Ch
     A segment is never split, so no word is ever cut in two; a segment longer than
     the window becomes a chunk of its own.
     """
-    if window <= 0:
-        raise ValueError("chunk window must be positive")
+    if not 0 < window < math.inf:
+        raise ValueError(f"chunk window must be a positive number of seconds, not {window}")
     chunks: list[Chunk] = []
     group: list[int] = []
 

@@ -68,6 +68,15 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
     """Turn a TOML or environment value into the field's type."""
     default = getattr(Settings, name)
     kind = _FIELDS[name].type
+    from_file = not isinstance(value, str)
+    # TOML values have types: a wrong one is a mistake, not something to convert.
+    if from_file and (
+        isinstance(value, (list, dict))
+        or (isinstance(value, bool) and not isinstance(default, bool))
+        or (isinstance(default, int) and not isinstance(default, bool)
+            and isinstance(value, float) and not value.is_integer())
+    ):  # fmt: skip
+        raise ConfigError(f"{origin}: bad value {value!r} for '{name}'")
     try:
         if isinstance(default, bool):
             if isinstance(value, bool):
@@ -89,9 +98,9 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         raise ConfigError(f"{origin}: bad value {value!r} for '{name}'") from None
 
 
-def default_config_file() -> Path | None:
+def default_config_file(env: Mapping[str, str] | None = None) -> Path | None:
     """INDEXER_CONFIG, or config/indexer.toml in the current folder if it exists."""
-    explicit = os.environ.get("INDEXER_CONFIG")
+    explicit = (os.environ if env is None else env).get("INDEXER_CONFIG")
     if explicit:
         return Path(explicit)
     candidate = Path("config") / "indexer.toml"
@@ -106,7 +115,7 @@ def load_settings(
     """Build settings from defaults, the config file, the environment and overrides."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
-    path = Path(config_file) if config_file else default_config_file()
+    path = Path(config_file) if config_file else default_config_file(env)
     if path is not None:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -114,7 +123,14 @@ def load_settings(
             raise ConfigError(f"config file not found: {path}") from None
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"can't read config file {path}: {exc}") from None
-        section = data.get("indexer", data)
+        section = data
+        if "indexer" in data:
+            section = data["indexer"]
+            if not isinstance(section, dict):
+                raise ConfigError(f"{path}: 'indexer' must be a [indexer] table")
+            stray = [k for k in data if k != "indexer"]
+            if stray:
+                raise ConfigError(f"{path}: setting '{stray[0]}' is outside the [indexer] table")
         for key, value in section.items():
             name = key.replace("-", "_")
             if name not in _FIELDS:

@@ -328,3 +328,20 @@ def deep_link(url: str, seconds: float) -> str:
         return _with_param(parts, "t", str(total))
     # Direct media takes a W3C media fragment; for other pages it is the best guess.
     return _with_fragment(parts, f"t={total}")
+
+
+def range_link(url: str, start: float, end: float) -> str:
+    """A link to the span start..end: a W3C `#t=start,end` fragment for media, else deep_link."""
+    platform, parts = _classify(url.strip())
+    if platform in ("media", "file") and end > start:
+        link = deep_link(url, start)
+        return f"{link},{math.ceil(end)}"
+    return deep_link(url, start)
+
+
+def youtube_embed(url: str, seconds: float = 0) -> str | None:
+    """The privacy-enhanced embed URL for a YouTube video, or None for other URLs."""
+    vid = youtube_id(url)
+    if vid is None:
+        return None
+    return f"https://www.youtube-nocookie.com/embed/{vid}?start={_whole_seconds(seconds)}&enablejsapi=1"

@@ -87,6 +87,7 @@ class Hit:
     chunk_id: int
     score: float
     partial: bool = False
+    quote: str = ""  # the sentence(s) holding the match
     matched: int = 0
     terms: int = 0
     channel: str | None = None
@@ -106,6 +107,7 @@ class Hit:
             "start": round(self.start, 2),
             "end": round(self.end, 2),
             "text": self.text,
+            "quote": self.quote,
             "snippet": self.snippet,
             "url": self.url,
             "webpage_url": self.webpage_url,

@@ -143,12 +143,20 @@ def _check_date(value: str | None, name: str) -> str | None:
 def _hit(db: sqlite_utils.Database, row: dict[str, Any], query: Query | None, score: float,
          partial: bool) -> Hit:  # fmt: skip
     start, end, matched = float(row["start"]), float(row["end"]), 0
+    quote = row["text"]
     if query is not None:
-        words = _chunk_words(db, row)
+        segments = store.segment_range(
+            db, row["episode_id"], row["first_segment"], row["last_segment"]
+        )
+        words = [w for seg in segments for w in seg.words]
         span = match_span(words, query)
         if span:
-            start = max(0.0, words[span[0]].start - LEAD_SECONDS)
-            end, matched = words[span[1]].end, span[2]
+            first, last = words[span[0]], words[span[1]]
+            start = max(0.0, first.start - LEAD_SECONDS)
+            end, matched = last.end, span[2]
+            quote = " ".join(
+                seg.text for seg in segments if seg.end >= first.start and seg.start <= last.end
+            )
     page = row.get("webpage_url") or row.get("media_url") or ""
     return Hit(
         episode_id=row["episode_id"],
@@ -156,6 +164,7 @@ def _hit(db: sqlite_utils.Database, row: dict[str, Any], query: Query | None, sc
         start=start,
         end=end,
         text=row["text"],
+        quote=quote,
         snippet=row.get("snippet") or row["text"],
         url=deep_link(page, start) if page else "",
         chunk_id=row["chunk_id"],

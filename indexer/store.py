@@ -82,6 +82,8 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
                                    check_same_thread=False)  # fmt: skip
             db = sqlite_utils.Database(conn)
             db.execute("PRAGMA busy_timeout = 5000")
+            if not db.table("chunks").exists():
+                raise StoreError(f"{p} is not an indexer database")
             return db
         if str(p) != ":memory:":
             p.parent.mkdir(parents=True, exist_ok=True)

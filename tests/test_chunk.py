@@ -86,12 +86,6 @@ def test_non_positive_window_is_rejected_even_without_segments() -> None:
         chunk_segments([], 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chunk.py:17 checks `window <= 0`, which is False for NaN, so a NaN window "
-    "(e.g. INDEXER_CHUNK_SECONDS=nan, accepted by config) is not rejected and every "
-    "segment lands in one chunk, however long",
-)
 def test_nan_window_is_rejected() -> None:
     with pytest.raises(ValueError):
         chunk_segments([seg(0, 10), seg(10, 20), seg(20, 3000)], math.nan)

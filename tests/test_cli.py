@@ -31,8 +31,16 @@ def test_version():
 @pytest.mark.parametrize(
     ("url", "time", "expected"),
     [
-        ("https://www.youtube.com/watch?v=dQw4w9WgXcQ", "42:30", "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=2550s"),
-        ("https://youtu.be/dQw4w9WgXcQ", "1:02:03", "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=3723s"),
+        (
+            "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+            "42:30",
+            "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=2550s",
+        ),
+        (
+            "https://youtu.be/dQw4w9WgXcQ",
+            "1:02:03",
+            "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=3723s",
+        ),
         ("https://vimeo.com/76979871", "42m30s", "https://vimeo.com/76979871#t=42m30s"),
         ("https://example.com/ep.mp3", "2550s", "https://example.com/ep.mp3#t=2550"),
     ],

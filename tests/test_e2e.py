@@ -50,9 +50,7 @@ def test_add_feed_indexes_every_entry_with_metadata(indexed_feed, feed_env, reco
     assert harbour["media_id"] == "urn:test:harbour"
     assert harbour["language"] == "en"
     assert harbour["model"] == "whisper-base"
-    assert harbour["duration"] == pytest.approx(
-        recordings["harbour"].lines[-1].end + 1.0, abs=1.0
-    )
+    assert harbour["duration"] == pytest.approx(recordings["harbour"].lines[-1].end + 1.0, abs=1.0)
     assert harbour["webpage_url"].endswith("/harbour.mp3")
 
 
@@ -200,5 +198,3 @@ def test_unwritable_database_is_one_clear_line(env):
 def test_search_without_database_says_what_to_do(tmp_path, env):
     code, _, err = run(["--db", str(tmp_path / "none.db"), "search", "x"], env)
     assert code == 1 and "indexer add" in err
-
-

@@ -692,3 +692,24 @@ def test_deep_link_is_idempotent(url: str) -> None:
     once = deep_link(url, 2550)
     assert deep_link(once, 2550) == once
     assert deep_link(once, 5) == deep_link(url, 5)
+
+
+def test_range_link_uses_media_fragment_ranges():
+    from indexer.links import range_link
+
+    assert (
+        range_link("https://example.com/ep.mp3", 61.2, 75.1) == "https://example.com/ep.mp3#t=61,76"
+    )
+    assert (
+        range_link("https://youtu.be/dQw4w9WgXcQ", 61.2, 75.1)
+        == "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=61s"
+    )
+
+
+def test_youtube_embed():
+    from indexer.links import youtube_embed
+
+    assert youtube_embed("https://youtu.be/dQw4w9WgXcQ", 42.9) == (
+        "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ?start=42&enablejsapi=1"
+    )
+    assert youtube_embed("https://example.com/a.mp3") is None

@@ -33,7 +33,7 @@ BAD_QUERIES = [
     "'; drop table chunks; --",
     "a" * 10_000,
     "budget " * 2_000,
-    "\"\"\"\"",
+    '""""',
     "ça coûte 5€",
     "北京 budget",
 ]
@@ -164,7 +164,10 @@ def test_snippet_marks_matches(sample_db):
 
 
 def test_filters_by_source_and_dates(sample_db):
-    assert {h.title for h in search.search(sample_db, "the", limit=50).hits} == {"City budget", "Storm"}
+    assert {h.title for h in search.search(sample_db, "the", limit=50).hits} == {
+        "City budget",
+        "Storm",
+    }
     only = search.search(sample_db, "the", source="https://other.example/feed").hits
     assert {h.title for h in only} == {"Storm"}
     recent = search.search(sample_db, "the", date_from="2024-01-01").hits

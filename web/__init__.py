@@ -1,0 +1,90 @@
+"""The search website and JSON API, a Flask app over the indexer library (read-only)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from indexer import store
+from indexer.config import load_settings
+
+# Media is played from the original host or from files we hold; scripts and styles are ours.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' https: data:",
+        "media-src 'self' https: http:",
+        "frame-src https://www.youtube-nocookie.com https://player.vimeo.com",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ]
+)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app; DATABASE defaults to the indexer's configured database."""
+    app = Flask(__name__)
+    app.config.from_mapping(
+        DATABASE=None,
+        PAGE_SIZE=20,
+        MAX_QUERY_CHARS=500,
+        MAX_LIMIT=100,
+        MAX_OFFSET=10_000,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.config.from_prefixed_env("INDEXER_WEB")
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["DATABASE"]:
+        app.config["DATABASE"] = load_settings().db
+
+    from . import views
+
+    app.register_blueprint(views.bp)
+    app.teardown_appcontext(close_db)
+    app.jinja_env.filters["marks"] = views.marks
+    app.jinja_env.filters["clock"] = views.clock
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        message = exc.description or exc.name
+        if request.path.startswith("/api/"):
+            return jsonify(error=exc.name, message=message), exc.code
+        return render_template("error.html", code=exc.code, message=message), exc.code
+
+    @app.errorhandler(store.StoreError)
+    def store_error(exc: store.StoreError) -> Any:
+        if request.path.startswith("/api/"):
+            return jsonify(error="Service Unavailable", message=str(exc)), 503
+        return render_template("error.html", code=503, message=str(exc)), 503
+
+    return app
+
+
+def get_db() -> Any:
+    """The request's read-only database connection."""
+    if "db" not in g:
+        from flask import current_app
+
+        g.db = store.open_db(current_app.config["DATABASE"], readonly=True)
+    return g.db
+
+
+def close_db(exc: BaseException | None = None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()
