@@ -347,5 +347,35 @@ def demo(ctx: click.Context, query: str) -> None:
     ctx.invoke(search_command, query=query)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option("--debug", is_flag=True, help="Flask's reloading development server instead.")
+@click.pass_context
+@friendly_errors
+def serve(ctx: click.Context, host: str, port: int, threads: int, debug: bool) -> None:
+    """Serve the search page and JSON API (read-only) with the waitress WSGI server.
+
+    \b
+    Examples:
+        indexer serve
+        indexer --db /srv/podcasts.db serve --host 0.0.0.0 --port 8080
+    """
+    from web import create_app
+
+    settings = _settings(ctx)
+    store.open_db(settings.db, readonly=True).close()  # fail now, not on the first request
+    app = create_app({"DATABASE": settings.db})
+    click.echo(f"Serving {settings.db} on http://{host}:{port}/  (Ctrl+C to stop)", err=True)
+    if debug:
+        app.run(host=host, port=port, debug=True)
+        return
+    import waitress
+
+    waitress.serve(app, host=host, port=port, threads=threads, ident="indexer",
+                   clear_untrusted_proxy_headers=True)  # fmt: skip
+
+
 def main() -> None:  # pragma: no cover
     cli()

@@ -242,6 +242,7 @@ def search(
         ranked.append(((-found, width, r["rank"]), r))
     ranked.sort(key=lambda x: x[0])
     start = max(0, offset - total)
-    for _, r in ranked[start : start + limit - len(hits)]:
-        hits.append(_hit(db, r, query, r["rank"], True))
-    return Results(hits, total, partial=True)
+    partial = [
+        _hit(db, r, query, r["rank"], True) for _, r in ranked[start : start + limit - len(hits)]
+    ]
+    return Results(hits + partial, total, partial=bool(partial))
