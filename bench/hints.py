@@ -107,6 +107,16 @@ def name_tokens(name: str) -> list[str]:
     return [t for t in norm_words(name) if len(t) >= 3]
 
 
+def copied_ngrams(notes: str, ref: list[str], hyp: list[str], n: int = 4) -> list[str]:
+    """Runs of n words from the show notes that are in the transcript but were never said."""
+
+    def grams(words: list[str]) -> set[tuple[str, ...]]:
+        return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+    leaked = (grams(norm_words(notes)) & grams(hyp)) - grams(ref)
+    return sorted(" ".join(g) for g in leaked)
+
+
 def surname(name: str) -> str:
     """The family name searched for (Vietnamese names put it first)."""
     return name.split()[0] if name.startswith("Nguyen") else name.split()[-1]
@@ -141,7 +151,8 @@ def main() -> None:
     secs = {v: 0.0 for v in VARIANTS}
     same = 0
     ep_ids: dict[str, dict[int, str]] = {v: {} for v in VARIANTS}
-    per_name: list[list[str]] = []
+    per_ep: list[list[str]] = []
+    copied = {v: 0 for v in VARIANTS}
     n_tokens = n_names = n_unspoken = 0
     audio_s = 0.0
     for ep in EPISODES:
@@ -153,6 +164,7 @@ def main() -> None:
         name_set = {t for n in ep.names for t in norm_words(n)}
         skip = {i for i, w in enumerate(ref) if w in name_set}
         texts: dict[str, list[str]] = {}
+        cells: dict[str, list[str]] = {v: [] for v in VARIANTS}
         for v in VARIANTS:  # interleaved per episode
             began = time.perf_counter()
             tr = transcribe.transcribe(wav, settings, hints=hints if v == "hints" else None)
@@ -163,6 +175,9 @@ def main() -> None:
             e, n = wer(ref, texts[v], skip)
             errs[v][0] += e
             errs[v][1] += n
+            leak = copied_ngrams(ep.notes, ref, texts[v])
+            copied[v] += bool(leak)
+            cells[v] = [f"{e}/{n}", " / ".join(leak) or "-"]
             leaked[v] += sum(t in texts[v] for u in ep.unspoken for t in name_tokens(u))
             item = download.local_item(str(wav))
             item.title, item.description = ep.title, ep.notes
@@ -172,17 +187,20 @@ def main() -> None:
             stored = " ".join(s.text for s in store.get_segments(dbs[v], res.episode_id))
             same += norm_words(stored) == texts[v]
         n_unspoken += sum(len(name_tokens(u)) for u in ep.unspoken)
+        got = {v: 0 for v in VARIANTS}
         for name in ep.names:
             toks = name_tokens(name)
             n_tokens += len(toks)
             n_names += 1
-            row = [name]
             for v in VARIANTS:
                 hit = [t in texts[v] for t in toks]
+                got[v] += sum(hit)
                 found[v] += sum(hit)
                 full[v] += all(hit)
-                row.append(f"{sum(hit)}/{len(toks)}")
-            per_name.append(row)
+        n_ep = sum(len(name_tokens(n)) for n in ep.names)
+        per_ep.append([f"{ep.slug} ({ep.lines[0][0]}, {ep.lines[1][0]})",
+                       *(f"{got[v]}/{n_ep}" for v in VARIANTS),
+                       *(cells[v][0] for v in VARIANTS), cells["hints"][1]])  # fmt: skip
 
     top = {v: 0 for v in VARIANTS}
     top_full = {v: 0 for v in VARIANTS}
@@ -201,7 +219,9 @@ def main() -> None:
     print(f"\n{len(EPISODES)} episodes, {audio_s:.0f} s of speech, {n_names} names, "
           f"{n_tokens} scored name tokens; transcripts equal via index_item: "
           f"{same}/{2 * len(EPISODES)}\n")  # fmt: skip
-    print(table(["name", *VARIANTS], per_name) + "\n")
+    head = ["episode (voices)", "name tokens: no hints", "hints", "other-word errors: no hints",
+            "hints", "show-note text copied (hints)"]  # fmt: skip
+    print(table(head, per_ep) + "\n")
     rows = [
         ["name tokens in transcript", *(pct(found[v], n_tokens) for v in VARIANTS)],
         ["full names right", *(pct(full[v], n_names) for v in VARIANTS)],
@@ -211,6 +231,8 @@ def main() -> None:
          *(pct(top_full[v], n_names) for v in VARIANTS)],
         ["WER on the other words", *(pct(*errs[v]) for v in VARIANTS)],
         ["unspoken show-note names in transcript", *(pct(leaked[v], n_unspoken) for v in VARIANTS)],
+        ["episodes with unspoken show-note text (4 words) in transcript",
+         *(pct(copied[v], len(EPISODES)) for v in VARIANTS)],
         ["transcription time (s, all episodes)", *(f"{secs[v]:.1f}" for v in VARIANTS)],
     ]  # fmt: skip
     print(table(["metric", *VARIANTS], rows))

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 from tqdm import tqdm
 
-from . import __version__, export, links, pipeline, search, store, transcribe
+from . import __version__, download, export, links, pipeline, refresh, search, store, transcribe
 from .config import ConfigError, Settings, load_settings
 from .download import DownloadError
 from .models import Hit, MediaItem
@@ -180,6 +180,8 @@ def _highlight(snippet: str) -> str:
 
 def _print_hit(n: int, hit: Hit) -> None:
     tag = f"  [partial: {hit.matched}/{hit.terms} terms]" if hit.partial else ""
+    if hit.chapter:
+        tag = f"  ({hit.chapter}){tag}"
     click.echo(f"{n}. {click.style(hit.title, bold=True)}  {links.format_time(hit.start)}{tag}")
     click.echo("   " + _highlight(" ".join(hit.snippet.split())))
     click.echo("   " + hit.url)
@@ -345,6 +347,150 @@ def demo(ctx: click.Context, query: str) -> None:
         ctx.invoke(add, targets=(str(path),))
     click.echo(f"\n$ indexer search {query!r}")
     ctx.invoke(search_command, query=query)
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--name", help="A short name to show and to refer to it by.")
+@click.pass_context
+@friendly_errors
+def follow(ctx: click.Context, url: str, name: str | None) -> None:
+    """Follow a podcast feed, YouTube channel or playlist so `indexer refresh` indexes it.
+
+    \b
+    Examples:
+        indexer follow https://feeds.example.org/citydesk.rss --name citydesk
+        indexer follow https://www.youtube.com/@SomeChannel/videos
+    """
+    settings = _settings(ctx)
+    kind, title = download.probe_source(url)
+    db = store.open_db(settings.db)
+    source_id = store.follow(db, url, name or title, kind)
+    label = "podcast feed" if kind == "feed" else "yt-dlp playlist"
+    click.echo(f"following #{source_id} {name or title or url} ({label}); "
+               "run 'indexer refresh' to index it")  # fmt: skip
+
+
+@cli.command()
+@click.argument("source")
+@click.pass_context
+@friendly_errors
+def unfollow(ctx: click.Context, source: str) -> None:
+    """Stop refreshing a source (its episodes stay searchable).
+
+    SOURCE is the id, URL or name shown by `indexer sources`.
+
+    \b
+    Example:
+        indexer unfollow citydesk
+    """
+    db = store.open_db(_settings(ctx).db)
+    row = store.find_source(db, source)
+    if row is None or not row["followed"]:
+        raise click.ClickException(f"not following {source!r}; see 'indexer sources'")
+    store.unfollow(db, row["id"])
+    click.echo(f"unfollowed #{row['id']} {row['name'] or row['url']}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@friendly_errors
+def sources(ctx: click.Context, as_json: bool) -> None:
+    """List followed sources: last refresh, episodes, last error.
+
+    \b
+    Example:
+        indexer sources --json
+    """
+    db = store.open_db(_settings(ctx).db)
+    rows = store.source_report(db)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("Not following anything yet: indexer follow URL", err=True)
+    for r in rows:
+        line = (f"{r['id']:>4}  {r['name'] or r['url']}  [{r['kind']}]  {r['episodes']} episodes  "
+                f"last refresh {r['last_refresh'] or 'never'}")  # fmt: skip
+        if r["last_error"]:
+            line += f"  last error: {r['last_error']}"
+        click.echo(line)
+
+
+def _summary(results: list[refresh.SourceResult], seconds: float) -> dict[str, Any]:
+    return {
+        "sources": len(results),
+        "new": sum(r.new for r in results),
+        "failed": sum(r.failed for r in results),
+        "unchanged": sum(r.status == "unchanged" for r in results),
+        "busy": sum(r.status == "busy" for r in results),
+        "seconds": round(seconds, 2),
+        "details": [
+            {"source_id": r.source_id, "name": r.name, "status": r.status, "error": r.error,
+             "new": r.new, "failed": r.failed,
+             "items": [{"title": i.title, "status": i.status, "episode_id": i.episode_id,
+                        "error": i.error} for i in r.items]}
+            for r in results
+        ],
+    }  # fmt: skip
+
+
+@cli.command("refresh")
+@click.argument("sources_", metavar="[SOURCE]...", nargs=-1)
+@click.option("--limit", type=click.IntRange(1), help="At most N new episodes per source.")
+@click.option("--since", help="Only episodes published on or after YYYY-MM-DD.")
+@click.option("--transcribe", is_flag=True, help="Transcribe even when the feed has a transcript.")
+@click.option("--retry-failed", is_flag=True, help="Retry failed items now, ignoring backoff.")
+@click.option("--keep-media/--delete-media", default=None,
+              help="Keep downloaded audio (for the page's player) or delete it after use.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (for monitoring).")
+@click.pass_context
+@friendly_errors
+def refresh_command(ctx: click.Context, sources_: tuple[str, ...], limit: int | None,
+                    since: str | None, transcribe: bool, retry_failed: bool,
+                    keep_media: bool | None, as_json: bool) -> None:  # fmt: skip
+    """Index what is new in followed sources, newest first; for cron.
+
+    Sources are listed cheaply (a conditional GET for feeds); known episodes are skipped
+    before anything is downloaded; a feed's own transcript is used when it has one.
+    Failed items are retried on later runs with growing delays. Without a terminal only
+    a one-line summary is printed. Exit code 1 if anything failed.
+
+    \b
+    Examples:
+        indexer refresh
+        indexer refresh citydesk --limit 3 --since 2024-01-01
+        indexer refresh --json --delete-media
+    """
+    import time
+
+    began = time.monotonic()
+    try:
+        options = refresh.Options(limit=limit, since=refresh.check_since(since),
+                                  transcribe=transcribe, retry_failed=retry_failed)  # fmt: skip
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    settings = _settings(ctx, keep_media=keep_media)
+    db = store.open_db(settings.db)
+    tty = sys.stderr.isatty() and not as_json
+    reporter = _Progress(tty) if tty else None
+    results = []
+    for result in refresh.refresh(db, settings, list(sources_), options, reporter):
+        results.append(result)
+        if tty and result.status != "ok":
+            click.echo(f"{result.name}: {result.error or result.status}", err=True)
+    summary = _summary(results, time.monotonic() - began)
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        line = (f"refresh: {summary['sources']} sources, {summary['new']} new, "
+                f"{summary['failed']} failed, {summary['unchanged']} unchanged")  # fmt: skip
+        if summary["busy"]:
+            line += f", {summary['busy']} busy with another run"
+        click.echo(f"{line} ({summary['seconds']:.1f} s)")
+    if summary["failed"]:
+        sys.exit(1)
 
 
 @cli.command()

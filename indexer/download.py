@@ -243,8 +243,13 @@ def _expand(
 def fetch_audio(item: MediaItem, media_dir: Path, progress: ByteProgress | None = None) -> Path:
     """Download the item's audio into media_dir (reusing a finished earlier download)."""
     import yt_dlp
+    from yt_dlp.utils import smuggle_url
 
     info = item.extra.get("info")
+    if info is None and item.media_url:
+        # A feed entry: let yt-dlp resolve the enclosure, with the guid as its id.
+        info = {"_type": "url", "ie_key": "Generic",
+                "url": smuggle_url(item.media_url, {"force_videoid": item.media_id})}  # fmt: skip
     if info is None:
         raise DownloadError(f"{item.title}: nothing to download")
     stem = hashlib.sha1(item.key.encode()).hexdigest()[:20]
@@ -314,3 +319,98 @@ def _probe(path: Path) -> tuple[str | None, float | None]:
             return (str(title) if title else None), duration
     except Exception:  # noqa: BLE001 - unreadable files are reported when transcribing
         return None, None
+
+
+USER_AGENT = "podcast-indexer/0.1 (+https://github.com/; refresh)"
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The answer to a (conditional) GET."""
+
+    status: int  # 200, or 304 when unchanged
+    body: bytes
+    etag: str | None
+    last_modified: str | None
+
+
+def http_get(url: str, *, etag: str | None = None, last_modified: str | None = None,
+             timeout: float = 30) -> Fetched:  # fmt: skip
+    """GET a feed, transcript or chapters file; conditional when etag/last_modified are given."""
+    import urllib.error
+    import urllib.request
+
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - http(s) only
+            body = resp.read(MAX_DOCUMENT_BYTES + 1)
+            if len(body) > MAX_DOCUMENT_BYTES:
+                raise DownloadError(f"{url}: larger than {MAX_DOCUMENT_BYTES // 2**20} MB")
+            return Fetched(resp.status, body, resp.headers.get("ETag"),
+                           resp.headers.get("Last-Modified"))  # fmt: skip
+    except urllib.error.HTTPError as exc:
+        if exc.code == 304:
+            return Fetched(304, b"", etag, last_modified)
+        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise DownloadError(f"unreachable: {url} ({exc.reason})") from None
+    except (OSError, ValueError) as exc:
+        raise DownloadError(f"unreachable: {url} ({exc})") from None
+
+
+def generic_id(url: str) -> str:
+    """The id yt-dlp's generic extractor gives a direct media URL (so keys agree)."""
+    import os.path
+
+    from yt_dlp.utils import url_basename
+
+    return unquote(os.path.splitext(url_basename(url))[0])
+
+
+def feed_item(source_url: str, feed: Any, entry: Any) -> MediaItem:
+    """A MediaItem for a feed entry, keyed exactly as `indexer add FEED` keys it."""
+    media_id = entry.guid or generic_id(entry.enclosure_url or entry.link or "")
+    page = entry.enclosure_url or entry.link or source_url
+    return MediaItem(
+        source_url=source_url,
+        extractor="Generic",
+        media_id=media_id,
+        title=entry.title or media_id,
+        webpage_url=page,
+        channel=feed.title,
+        published=entry.published,
+        duration=entry.duration,
+        description=entry.description,
+        thumbnail=entry.image or feed.image,
+        media_url=entry.enclosure_url,
+    )
+
+
+def probe_source(url: str) -> tuple[str, str | None]:
+    """What kind of source a URL is ("feed" or "ytdlp") and its title."""
+    from .feeds import FeedError, looks_like_feed, parse_feed
+
+    if url.startswith(("http://", "https://")):
+        try:
+            got = http_get(url)
+        except DownloadError:
+            got = None
+        if got is not None and looks_like_feed(got.body):
+            try:
+                return "feed", parse_feed(got.body).title
+            except FeedError:
+                pass
+    import yt_dlp
+
+    with yt_dlp.YoutubeDL(ydl_options(flat=True)) as ydl:
+        try:
+            info = ydl.extract_info(url, download=False, process=False)
+        except Exception as exc:  # noqa: BLE001
+            raise DownloadError(_clean_error(exc)) from None
+    return "ytdlp", info.get("title") or info.get("channel") or info.get("uploader")

@@ -107,7 +107,7 @@ def _parse_colons(text: str, value: str) -> float:
     if len(fields) > 3:
         raise TimeFormatError(text, "at most three fields, h:mm:ss")
     patterns = [_COLON_FIRST] + [_COLON_REST] * (len(fields) - 2) + [_COLON_LAST]
-    if not all(pattern.fullmatch(field) for pattern, field in zip(patterns, fields)):
+    if not all(pattern.fullmatch(field) for pattern, field in zip(patterns, fields, strict=False)):
         raise TimeFormatError(text)
     numbers = [float(field) for field in fields]
     if any(number >= 60 for number in numbers[1:]):

@@ -70,7 +70,7 @@ class Transcript:
     segments: tuple[Segment, ...]
     language: str
     duration: float
-    model: str
+    model: str | None  # None for a publisher's transcript
 
 
 @dataclass
@@ -88,6 +88,7 @@ class Hit:
     score: float
     partial: bool = False
     quote: str = ""  # the sentence(s) holding the match
+    chapter: str | None = None  # the publisher's chapter title at the hit
     matched: int = 0
     terms: int = 0
     channel: str | None = None
@@ -108,6 +109,7 @@ class Hit:
             "end": round(self.end, 2),
             "text": self.text,
             "quote": self.quote,
+            "chapter": self.chapter,
             "snippet": self.snippet,
             "url": self.url,
             "webpage_url": self.webpage_url,

@@ -13,7 +13,7 @@ import sqlite_utils
 from . import download, store, transcribe
 from .chunk import chunk_segments
 from .config import Settings
-from .models import MediaItem
+from .models import MediaItem, Segment, Transcript, Word
 
 ALREADY = "already indexed (use --force to transcribe again)"
 
@@ -101,6 +101,30 @@ def index_targets(
             yield result
 
 
+@dataclass(frozen=True)
+class Provided:
+    """A transcript the publisher made (Podcasting 2.0), used instead of transcribing."""
+
+    segments: tuple[Segment, ...]
+    url: str
+    language: str | None = None
+
+
+def estimate_words(segment: Segment) -> Segment:
+    """Give a cue without word timings evenly spread ones, weighted by word length."""
+    if segment.words or not segment.text.strip():
+        return segment
+    texts = segment.text.split()
+    total = sum(len(t) + 1 for t in texts)
+    span = max(segment.end - segment.start, 0.0)
+    words, t = [], segment.start
+    for text in texts:
+        step = span * (len(text) + 1) / total
+        words.append(Word(round(t, 3), round(t + step, 3), text, 0.0))
+        t += step
+    return Segment(segment.start, segment.end, segment.text, tuple(words))
+
+
 def index_item(
     db: sqlite_utils.Database,
     item: MediaItem,
@@ -108,6 +132,8 @@ def index_item(
     *,
     force: bool = False,
     reporter: Reporter | None = None,
+    provided: Provided | None = None,
+    chapters: tuple[tuple[float, str], ...] = (),
 ) -> ItemResult:
     """Run one item through every stage; the episode is stored whole or not at all."""
     rep = reporter or _Silent()
@@ -123,17 +149,27 @@ def index_item(
         result.error = f"longer than max_duration ({item.duration:.0f} s)"
         return result
     downloaded: Path | None = None
+    path: Path | None = None
     try:
-        if item.path:
-            path = Path(item.path)
+        if provided is not None:
+            segments = tuple(estimate_words(s) for s in provided.segments if s.text.strip())
+            if not segments:
+                raise transcribe.TranscriptionError("the publisher's transcript is empty")
+            duration = item.duration or segments[-1].end
+            transcript = Transcript(
+                segments, provided.language or item.language or "", duration, None
+            )
         else:
-            downloaded = path = download.fetch_audio(item, settings.media_path, rep.downloading)
-        transcript = transcribe.transcribe(
-            path,
-            settings,
-            hints=transcribe.build_hints(item.title, item.description),
-            on_progress=rep.transcribing,
-        )
+            if item.path:
+                path = Path(item.path)
+            else:
+                downloaded = path = download.fetch_audio(item, settings.media_path, rep.downloading)
+            transcript = transcribe.transcribe(
+                path,
+                settings,
+                hints=transcribe.build_hints(item.title, item.description),
+                on_progress=rep.transcribing,
+            )
         chunks = chunk_segments(transcript.segments, settings.chunk_seconds)
         source_id = store.source_id_for(db, item.source_url, item.channel)
         keep = downloaded is not None and settings.keep_media
@@ -144,7 +180,10 @@ def index_item(
             chunks,
             source_id=source_id,
             chunk_seconds=settings.chunk_seconds,
-            local_path=str(path) if keep or item.path else None,
+            local_path=str(path) if path is not None and (keep or item.path) else None,
+            origin="publisher" if provided else "whisper",
+            transcript_url=provided.url if provided else None,
+            chapters=chapters,
         )
         result.status = "indexed"
         result.duration = transcript.duration

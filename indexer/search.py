@@ -107,7 +107,7 @@ def match_span(words: Sequence[Word], query: Query) -> tuple[int, int, int] | No
     best: tuple[int, int, int, int] | None = None  # (-found, span, first, last)
     counts: dict[int, int] = {}
     left = 0
-    for right, (_, r_last, r_k) in enumerate(occurrences):
+    for right, (_, _r_last, r_k) in enumerate(occurrences):
         counts[r_k] = counts.get(r_k, 0) + 1
         # Shrink from the left while the left occurrence is redundant.
         while counts[occurrences[left][2]] > 1:
@@ -165,6 +165,7 @@ def _hit(db: sqlite_utils.Database, row: dict[str, Any], query: Query | None, sc
         end=end,
         text=row["text"],
         quote=quote,
+        chapter=store.chapter_at(db, row["episode_id"], start),
         snippet=row.get("snippet") or row["text"],
         url=deep_link(page, start) if page else "",
         chunk_id=row["chunk_id"],

@@ -71,6 +71,27 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["chunks"].enable_fts(["text"], fts_version="FTS5", create_triggers=True, tokenize=TOKENIZE)
 
 
+@migrations()
+def m002_follow_and_chapters(db: sqlite_utils.Database) -> None:
+    sources = db.table("sources")
+    for column in ("kind", "etag", "last_modified"):
+        sources.add_column(column, str)
+    db.table("episodes").add_column("transcript_url", str)
+    db["failures"].create(
+        {"id": int, "source_id": int, "key": str, "title": str, "url": str, "error": str,
+         "attempts": int, "last_attempt": str, "next_attempt": str},
+        pk="id",
+        foreign_keys=[("source_id", "sources", "id")],
+    )  # fmt: skip
+    db["failures"].create_index(["key"], unique=True)
+    db["chapters"].create(
+        {"id": int, "episode_id": int, "start": float, "title": str},
+        pk="id",
+        foreign_keys=[("episode_id", "episodes", "id")],
+    )
+    db["chapters"].create_index(["episode_id", "start"])
+
+
 def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
     """Open (creating and migrating if needed) the database at path."""
     p = Path(path)
@@ -144,6 +165,8 @@ def save_episode(
     chunk_seconds: float,
     origin: str = "whisper",
     local_path: str | None = None,
+    chapters: Sequence[tuple[float, str]] = (),
+    transcript_url: str | None = None,
 ) -> int:
     """Store an episode with its segments and chunks in one transaction; replaces by key."""
     try:
@@ -170,6 +193,7 @@ def save_episode(
                     "thumbnail": item.thumbnail,
                     "local_path": local_path,
                     "transcript_origin": origin,
+                    "transcript_url": transcript_url,
                     "model": transcript.model,
                     "chunk_seconds": chunk_seconds,
                     "indexed_at": _now(),
@@ -185,6 +209,11 @@ def save_episode(
                 batch_size=500,
             )  # fmt: skip
             _insert_chunks(db, episode_id, chunks)
+            db.table("chapters").insert_all(
+                {"episode_id": episode_id, "start": start, "title": title}
+                for start, title in chapters
+            )
+            db.execute("delete from failures where key = ?", [item.key])
             return episode_id
     except sqlite3.Error as exc:
         raise StoreError(_describe(exc)) from None
@@ -213,6 +242,7 @@ def _describe(exc: sqlite3.Error) -> str:
 
 
 def _delete_episode_rows(db: sqlite_utils.Database, episode_id: int) -> None:
+    db.execute("delete from chapters where episode_id = ?", [episode_id])
     db.execute("delete from chunks where episode_id = ?", [episode_id])
     db.execute("delete from segments where episode_id = ?", [episode_id])
     db.execute("delete from episodes where id = ?", [episode_id])
@@ -388,3 +418,101 @@ def count_chunks(
 def stats(db: sqlite_utils.Database) -> dict[str, int]:
     """Row counts of the main tables."""
     return {t: db.table(t).count for t in ("sources", "episodes", "segments", "chunks")}
+
+
+def chapter_at(db: sqlite_utils.Database, episode_id: int, seconds: float) -> str | None:
+    """The title of the chapter playing at `seconds`, if the episode has chapters."""
+    row = db.execute(
+        "select title from chapters where episode_id = ? and start <= ? order by start desc limit 1",
+        [episode_id, seconds + 0.01],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def get_chapters(db: sqlite_utils.Database, episode_id: int) -> list[tuple[float, str]]:
+    """An episode's chapters as (start, title)."""
+    return [
+        (r[0], r[1])
+        for r in db.execute(
+            "select start, title from chapters where episode_id = ? order by start", [episode_id]
+        )
+    ]
+
+
+# --- followed sources ------------------------------------------------------------------
+
+
+def follow(db: sqlite_utils.Database, url: str, name: str | None, kind: str) -> int:
+    """Mark url as followed (creating its source row); returns the source id."""
+    source_id = source_id_for(db, url, name)
+    with db.atomic():
+        db.execute(
+            "update sources set followed = 1, kind = ?, name = coalesce(?, name) where id = ?",
+            [kind, name, source_id],
+        )
+    return source_id
+
+
+def find_source(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
+    """A source by id, URL or name."""
+    rows = list(
+        db.query(
+            "select * from sources where cast(id as text) = ? or url = ? or name = ? "
+            "order by id limit 1",
+            [ref, ref, ref],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def unfollow(db: sqlite_utils.Database, source_id: int) -> None:
+    """Stop refreshing a source; its episodes stay searchable."""
+    with db.atomic():
+        db.execute("update sources set followed = 0 where id = ?", [source_id])
+
+
+def followed_sources(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """All followed sources, oldest first."""
+    return list(db.query("select * from sources where followed = 1 order by id"))
+
+
+def source_report(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Followed sources with episode and pending failure counts."""
+    return list(
+        db.query(
+            "select s.id, s.name, s.url, s.kind, s.last_refresh, s.last_error, "
+            "(select count(*) from episodes e where e.source_id = s.id) as episodes, "
+            "(select count(*) from failures f where f.source_id = s.id) as failing "
+            "from sources s where s.followed = 1 order by s.id"
+        )
+    )
+
+
+def update_source(db: sqlite_utils.Database, source_id: int, **fields: Any) -> None:
+    """Set refresh state columns (etag, last_modified, last_refresh, last_error, name)."""
+    allowed = {"etag", "last_modified", "last_refresh", "last_error", "name", "kind"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"unknown source fields: {sorted(unknown)}")
+    with db.atomic():
+        db.table("sources").update(source_id, fields)
+
+
+def failure_for(db: sqlite_utils.Database, key: str) -> dict[str, Any] | None:
+    """The recorded failure of an item, if any."""
+    rows = list(db.query("select * from failures where key = ?", [key]))
+    return rows[0] if rows else None
+
+
+def record_failure(db: sqlite_utils.Database, source_id: int | None, key: str, title: str,
+                   url: str | None, error: str, next_attempt: str) -> int:  # fmt: skip
+    """Remember that an item failed; returns how many times it has failed."""
+    old = failure_for(db, key)
+    attempts = (old["attempts"] if old else 0) + 1
+    with db.atomic():
+        db.table("failures").upsert(
+            {"key": key, "source_id": source_id, "title": title, "url": url, "error": error,
+             "attempts": attempts, "last_attempt": _now(), "next_attempt": next_attempt},
+            pk="key",
+        )  # fmt: skip
+    return attempts

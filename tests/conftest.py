@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -85,7 +86,7 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Recording]
     root = tmp_path_factory.mktemp("media")
     made = {}
     for (name, (title, desc, lines)), (codec, ext) in zip(
-        EPISODES.items(), [("libmp3lame", "mp3"), ("libopus", "ogg"), (None, "wav")]
+        EPISODES.items(), [("libmp3lame", "mp3"), ("libopus", "ogg"), (None, "wav")], strict=False
     ):
         samples, placed = speak_lines(lines, gap=1.0, lead=1.5)
         wav = write_wav(root / f"{name}.wav", samples)
@@ -140,7 +141,24 @@ def media_server(
 
         def do_GET(self) -> None:
             server.requests.append(self.path)
+            if self.path.startswith("/slow/"):
+                return self._slow(root / self.path[len("/slow/") :])
             super().do_GET()
+
+        def _slow(self, path: Path) -> None:
+            """Serve a file at ~20 KB/s, so a test can kill a client mid-download."""
+            if not path.is_file():
+                self.send_error(404)
+                return
+            data = path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/mpeg")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            for i in range(0, len(data), 2048):
+                self.wfile.write(data[i : i + 2048])
+                self.wfile.flush()
+                time.sleep(0.1)
 
         def do_HEAD(self) -> None:
             server.requests.append("HEAD " + self.path)

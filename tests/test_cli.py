@@ -17,7 +17,7 @@ def invoke(*args: str):
 
 
 def test_every_command_has_help_with_an_example():
-    for name, command in cli.commands.items():
+    for name, _command in cli.commands.items():
         result = invoke(name, "--help")
         assert result.exit_code == 0
         assert "Example" in result.output, name

@@ -76,12 +76,15 @@ def assert_fts_consistent(db: sqlite_utils.Database) -> None:
 # --- opening and migrations -------------------------------------------------------------
 
 
+MIGRATIONS = ["m001_initial", "m002_follow_and_chapters"]
+
+
 def test_migrations_create_the_schema(db: sqlite_utils.Database) -> None:
     names = set(db.table_names())
     assert {"sources", "episodes", "segments", "chunks", "chunks_fts"} <= names
     assert db["chunks"].detect_fts() == "chunks_fts"
     applied = [r["name"] for r in db.query("select name from _sqlite_migrations")]
-    assert applied == ["m001_initial"]
+    assert applied == MIGRATIONS
     assert counts(db) == {"episodes": 0, "segments": 0, "chunks": 0}
 
 
@@ -92,12 +95,25 @@ def test_migrations_are_applied_once(tmp_path: Path) -> None:
     first.close()
     second = store.open_db(path)
     rows = list(second.query("select migration_set, name from _sqlite_migrations"))
-    assert rows == [{"migration_set": "podcast-indexer", "name": "m001_initial"}]
+    assert rows == [{"migration_set": "podcast-indexer", "name": n} for n in MIGRATIONS]
     # Re-opening kept the data.
     assert counts(second)["episodes"] == 1
     assert found(second, "harbour")
     third = store.open_db(path)
-    assert third.execute("select count(*) from _sqlite_migrations").fetchone()[0] == 1
+    assert third.execute("select count(*) from _sqlite_migrations").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    store.migrations.apply(old, stop_before="m002_follow_and_chapters")
+    assert "failures" not in old.table_names()
+    old.close()
+    db = store.open_db(path)
+    add_fake_episode(db, HARBOUR)
+    assert {"failures", "chapters"} <= set(db.table_names())
+    assert "transcript_url" in db["episodes"].columns_dict
+    assert found(db, "harbour")
 
 
 def test_open_db_creates_missing_parent_folders(tmp_path: Path) -> None:

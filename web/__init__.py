@@ -51,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_db)
     app.jinja_env.filters["marks"] = views.marks
     app.jinja_env.filters["clock"] = views.clock
+    app.jinja_env.filters["href"] = views.href
 
     @app.after_request
     def security_headers(response: Response) -> Response:

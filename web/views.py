@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -23,12 +24,23 @@ from indexer.models import Hit
 from . import get_db
 
 bp = Blueprint("web", __name__)
+# Ids past SQLite's 64-bit INTEGER would overflow in the query: make them plain 404s.
+EPISODE_ID = f"int(max={2**63 - 1})"
 
 
 def marks(snippet: str) -> Markup:
     """Escape a snippet first, then turn the match markers into <mark>."""
     safe = str(escape(snippet))
     return Markup(safe.replace(store.MARK_START, "<mark>").replace(store.MARK_END, "</mark>"))
+
+
+def href(url: str | None) -> str:
+    """The URL if it is safe as a link target (http, https or file), else ''."""
+    try:
+        scheme = urlsplit(url or "").scheme.lower()
+    except ValueError:
+        return ""
+    return url if url and scheme in ("http", "https", "file") else ""
 
 
 def clock(seconds: float | None) -> str:
@@ -79,7 +91,7 @@ def _group(hits: list[Hit]) -> list[dict[str, Any]]:
 
 
 @bp.get("/")
-def index() -> str:
+def index() -> tuple[str, int]:
     args = _search_args()
     page_size = current_app.config["PAGE_SIZE"]
     page = _int_arg("page", 1, 1, current_app.config["MAX_OFFSET"] // page_size + 1)
@@ -100,10 +112,10 @@ def index() -> str:
         page=page,
         page_size=page_size,
         sources=store.list_sources(get_db()),
-    )
+    ), 400 if error else 200
 
 
-@bp.get("/episodes/<int:episode_id>")
+@bp.get(f"/episodes/<{EPISODE_ID}:episode_id>")
 def episode(episode_id: int) -> str:
     db = get_db()
     row = store.get_episode(db, episode_id)
@@ -121,11 +133,15 @@ def episode(episode_id: int) -> str:
          "link": links.deep_link(page, s.start) if page else ""}
         for s in store.get_segments(db, episode_id)
     ]  # fmt: skip
+    # The line being spoken at `start`, or the next one when `start` falls in a pause (a hit
+    # opens half a second before its first word, often just after the previous line ends).
+    current = next((i for i, s in enumerate(segments) if s["end"] > start), len(segments) - 1)
     return render_template(
         "episode.html",
         episode=row,
         segments=segments,
         start=start,
+        current=current,
         page_url=page,
         player=_player(row, start),
         formats=export.FORMATS,
@@ -144,7 +160,7 @@ def _player(row: dict[str, Any], start: float) -> dict[str, str] | None:
     return None
 
 
-@bp.get("/episodes/<int:episode_id>/transcript.<fmt>")
+@bp.get(f"/episodes/<{EPISODE_ID}:episode_id>/transcript.<fmt>")
 def transcript(episode_id: int, fmt: str) -> Response:
     if fmt not in export.FORMATS:
         abort(404, f"No transcript format '{fmt}'; use srt, vtt, json or txt.")
@@ -161,7 +177,7 @@ def transcript(episode_id: int, fmt: str) -> Response:
     return response
 
 
-@bp.get("/media/<int:episode_id>")
+@bp.get(f"/media/<{EPISODE_ID}:episode_id>")
 def media(episode_id: int) -> Response:
     row = store.get_episode(get_db(), episode_id)
     if row is None or not row.get("local_path") or not Path(row["local_path"]).is_file():
@@ -170,7 +186,7 @@ def media(episode_id: int) -> Response:
 
 
 @bp.get("/link")
-def link_page() -> str:
+def link_page() -> tuple[str, int]:
     url, t = request.args.get("url", ""), request.args.get("t", "")
     result, error = None, None
     if url or t:
@@ -178,7 +194,9 @@ def link_page() -> str:
             result = _link(url, t)
         except ValueError as exc:
             error = str(exc)
-    return render_template("link.html", url=url, t=t, result=result, error=error)
+    return render_template("link.html", url=url, t=t, result=result, error=error), (
+        400 if error else 200
+    )
 
 
 def _link(url: str, t: str) -> dict[str, Any]:
@@ -187,8 +205,12 @@ def _link(url: str, t: str) -> dict[str, Any]:
     if len(url) > 2000:
         raise ValueError("The URL is too long.")
     seconds = links.parse_time(t or "0")
+    made = links.deep_link(url, seconds)
+    # A web visitor's link must open on the web: no javascript:, data: or server paths.
+    if urlsplit(made).scheme not in ("http", "https"):
+        raise ValueError("Give an http:// or https:// URL of a video, episode or media file.")
     return {
-        "url": links.deep_link(url, seconds),
+        "url": made,
         "start": seconds,
         "platform": links.platform_of(url),
     }
@@ -215,7 +237,7 @@ def api_search() -> Response:
     )
 
 
-@bp.get("/api/episodes/<int:episode_id>")
+@bp.get(f"/api/episodes/<{EPISODE_ID}:episode_id>")
 def api_episode(episode_id: int) -> Response:
     db = get_db()
     row = store.get_episode(db, episode_id)

@@ -80,7 +80,7 @@ function setupEpisode() {
   const audio = document.getElementById("player");
   const yt = document.getElementById("player-yt");
   const lines = Array.from(document.querySelectorAll(".transcript .seg"));
-  const starts = lines.map((l) => parseFloat(l.dataset.start));
+  const ends = lines.map((l) => parseFloat(l.dataset.end));
 
   function seek(t) {
     if (audio) {
@@ -93,11 +93,12 @@ function setupEpisode() {
     highlight(t);
   }
 
+  // The line being spoken at t, or the next one during a pause (as the server marks it).
   function lineAt(t) {
-    let lo = 0, hi = starts.length - 1, found = 0;
+    let lo = 0, hi = ends.length - 1, found = ends.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if (starts[mid] <= t + 0.05) { found = mid; lo = mid + 1; } else hi = mid - 1;
+      if (ends[mid] > t) { found = mid; hi = mid - 1; } else lo = mid + 1;
     }
     return lines[found];
   }
@@ -115,7 +116,7 @@ function setupEpisode() {
     if (!link || !(audio || yt)) return;
     event.preventDefault();
     const t = parseFloat(link.dataset.t);
-    history.replaceState(null, "", `?t=${Math.floor(t)}#${link.closest(".seg").id}`);
+    history.replaceState(null, "", `?t=${link.dataset.t}#${link.closest(".seg").id}`);
     seek(t);
   });
 

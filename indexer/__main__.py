@@ -1,0 +1,5 @@
+"""python -m indexer"""
+
+from .cli import cli
+
+cli()

@@ -1,0 +1,224 @@
+"""Refreshing followed feeds and channels: only new work, safe under cron."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+from . import download, export, feeds, pipeline, store
+from .config import Settings
+from .models import MediaItem
+
+MAX_BACKOFF = timedelta(days=7)
+
+
+@dataclass
+class SourceResult:
+    """What a refresh did for one followed source."""
+
+    source_id: int
+    name: str
+    status: str  # "ok", "unchanged", "busy" or "failed"
+    error: str | None = None
+    items: list[pipeline.ItemResult] = field(default_factory=list)
+
+    @property
+    def new(self) -> int:
+        return sum(r.status == "indexed" for r in self.items)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.status == "failed" for r in self.items) + (self.status == "failed")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a refresh should run."""
+
+    limit: int | None = None  # new items per source
+    since: str | None = None  # ISO date
+    transcribe: bool = False  # ignore publisher transcripts
+    retry_failed: bool = False  # ignore backoff
+    retry_seconds: float = 3600.0
+
+
+@contextlib.contextmanager
+def source_lock(db_path: str, source_id: int) -> Iterator[bool]:
+    """An exclusive, non-blocking lock on one source; yields False when another run holds it."""
+    folder = Path(f"{db_path}.locks")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / f"source-{source_id}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        # The kernel drops the lock when the process dies, even by kill -9.
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _backoff(attempts: int, base: float) -> str:
+    delay = min(timedelta(seconds=base * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    return (_now() + delay).isoformat(timespec="seconds")
+
+
+def refresh(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    refs: list[str] | None = None,
+    options: Options | None = None,
+    reporter: pipeline.Reporter | None = None,
+) -> Iterator[SourceResult]:
+    """Refresh the given (or all) followed sources, one at a time."""
+    opts = options or Options()
+    if refs:
+        sources = []
+        for ref in refs:
+            found = store.find_source(db, ref)
+            if found is None:
+                raise store.StoreError(f"no followed source {ref!r}; see 'indexer sources'")
+            sources.append(found)
+    else:
+        sources = store.followed_sources(db)
+    for source in sources:
+        name = source["name"] or source["url"]
+        with source_lock(settings.db, source["id"]) as locked:
+            if not locked:
+                yield SourceResult(source["id"], name, "busy", "another refresh is working on it")
+                continue
+            yield _refresh_source(db, settings, source, opts, reporter)
+
+
+def _refresh_source(db: sqlite_utils.Database, settings: Settings, source: dict, opts: Options,
+                    reporter: pipeline.Reporter | None) -> SourceResult:  # fmt: skip
+    result = SourceResult(source["id"], source["name"] or source["url"], "ok")
+    try:
+        if source["kind"] == "feed":
+            result.items = list(_refresh_feed(db, settings, source, opts, result, reporter))
+        else:
+            result.items = list(_refresh_ytdlp(db, settings, source, opts, reporter))
+    except (download.DownloadError, feeds.FeedError) as exc:
+        result.status, result.error = "failed", str(exc)
+    error = result.error or next((r.error for r in result.items if r.status == "failed"), None)
+    store.update_source(db, source["id"], last_refresh=_now().isoformat(timespec="seconds"),
+                        last_error=error)  # fmt: skip
+    return result
+
+
+def _due(db: sqlite_utils.Database, key: str, opts: Options) -> str | None:
+    """Why an item that failed before must wait, or None when it may be tried now."""
+    failure = store.failure_for(db, key)
+    if failure is None or opts.retry_failed or failure["next_attempt"] <= _now().isoformat():
+        return None
+    return f"failed {failure['attempts']} time(s), next try after {failure['next_attempt']}"
+
+
+def _run_item(db: sqlite_utils.Database, settings: Settings, source: dict, item: MediaItem,
+              opts: Options, reporter: pipeline.Reporter | None,
+              **extra: object) -> pipeline.ItemResult:  # fmt: skip
+    if reporter:
+        reporter.started(item)
+    result = pipeline.index_item(db, item, settings, reporter=reporter, **extra)  # type: ignore[arg-type]
+    if result.status == "failed":
+        failure = store.failure_for(db, item.key)
+        attempts = (failure["attempts"] if failure else 0) + 1
+        store.record_failure(db, source["id"], item.key, item.title, item.media_url,
+                             result.error or "failed", _backoff(attempts, opts.retry_seconds))  # fmt: skip
+    if reporter:
+        reporter.finished(result)
+    return result
+
+
+def _refresh_feed(db: sqlite_utils.Database, settings: Settings, source: dict, opts: Options,
+                  result: SourceResult, reporter: pipeline.Reporter | None
+                  ) -> Iterator[pipeline.ItemResult]:  # fmt: skip
+    got = download.http_get(source["url"], etag=source["etag"],
+                            last_modified=source["last_modified"])  # fmt: skip
+    if got.status == 304:
+        result.status = "unchanged"
+        return
+    feed = feeds.parse_feed(got.body)
+    entries = sorted(feed.items, key=lambda e: e.timestamp or 0, reverse=True)
+    done = 0
+    for entry in entries:
+        if opts.limit is not None and done >= opts.limit:
+            break
+        if opts.since and entry.published and entry.published < opts.since:
+            continue
+        if not entry.enclosure_url and not entry.transcripts:
+            continue
+        item = download.feed_item(source["url"], feed, entry)
+        if store.episode_by_key(db, item.key) is not None:
+            continue
+        wait = _due(db, item.key, opts)
+        if wait:
+            yield pipeline.ItemResult(source["url"], item.title, "skipped", error=wait)
+            continue
+        done += 1
+        extra: dict[str, object] = {}
+        try:
+            link = None if opts.transcribe else entry.best_transcript()
+            if link is not None:
+                text = download.http_get(link.url).body.decode("utf-8", errors="replace")
+                extra["provided"] = pipeline.Provided(
+                    tuple(export.parse_transcript(text, link.fmt)), link.url, link.language
+                )
+            if entry.chapters_url:
+                extra["chapters"] = tuple(
+                    feeds.parse_chapters(download.http_get(entry.chapters_url).body)
+                )
+        except (download.DownloadError, ValueError) as exc:
+            failed = pipeline.ItemResult(source["url"], item.title, "failed", error=str(exc))
+            store.record_failure(db, source["id"], item.key, item.title, item.media_url,
+                                 str(exc), _backoff(1, opts.retry_seconds))  # fmt: skip
+            yield failed
+            continue
+        yield _run_item(db, settings, source, item, opts, reporter, **extra)
+    # Only remember the validators once every entry was looked at, so a killed run
+    # re-reads the feed next time.
+    store.update_source(db, source["id"], etag=got.etag, last_modified=got.last_modified,
+                        name=source["name"] or feed.title)  # fmt: skip
+
+
+def _refresh_ytdlp(db: sqlite_utils.Database, settings: Settings, source: dict, opts: Options,
+                   reporter: pipeline.Reporter | None) -> Iterator[pipeline.ItemResult]:  # fmt: skip
+    def known(key: str) -> bool:
+        return store.episode_by_key(db, key) is not None or _due(db, key, opts) is not None
+
+    done = 0
+    for entry in download.list_items(source["url"], known):
+        if opts.limit is not None and done >= opts.limit:
+            break
+        if isinstance(entry, download.KnownEntry):
+            continue
+        if isinstance(entry, download.DownloadError):
+            yield pipeline.ItemResult(source["url"], source["url"], "failed", error=str(entry))
+            continue
+        if opts.since and entry.published and entry.published < opts.since:
+            break  # channels and playlists list newest first
+        done += 1
+        yield _run_item(db, settings, source, entry, opts, reporter)
+
+
+def check_since(value: str | None) -> str | None:
+    """Validate a --since date."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(f"bad date {value!r}: use YYYY-MM-DD") from None

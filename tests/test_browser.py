@@ -1,0 +1,320 @@
+"""The website in a real headless Chromium, served by waitress over an index made by the real model."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import waitress
+from playwright.sync_api import Browser, Page, sync_playwright
+
+import web
+from indexer import download, links, pipeline, store
+from indexer.config import Settings
+from tests.conftest import Recording, add_fake_episode
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--autoplay-policy=no-user-gesture-required",
+]
+HOSTILE_TITLE = "<script>alert(1)</script>"
+HOSTILE_TEXT = "Beware <img src=x onerror=alert(1)> the kraken of the deep."
+# The first words of the harbour recording's second line: the hit is where that line starts.
+QUERY = "container ships getting bigger"
+
+if not Path(CHROMIUM).exists():  # quickstart.sh installs it; never download a browser
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, recordings: dict[str, Recording]
+) -> dict[str, Any]:
+    """One spoken recording indexed by the real model (local file, so we serve its audio)."""
+    root = tmp_path_factory.mktemp("browser")
+    settings = Settings(db=str(root / "web.db"), cache_dir=str(cache_dir),
+                        media_dir=str(root / "media"), language="en")  # fmt: skip
+    rec = recordings["harbour"]
+    item = download.local_item(str(rec.path))
+    item.title, item.description = rec.title, rec.description
+    db = store.open_db(settings.db)
+    result = pipeline.index_item(db, item, settings)
+    assert result.status == "indexed", result.error
+    hostile = add_fake_episode(
+        db,
+        [(0.0, HOSTILE_TEXT), (4.0, '"Quotes" & ampersands </li><script>alert(2)</script>')],
+        title=HOSTILE_TITLE,
+        media_id="evil",
+        url="javascript:alert(3)",
+        source="https://evil.example/feed",
+    )
+    db.close()
+    return {"db": settings.db, "episode": result.episode_id, "hostile": hostile, "rec": rec}
+
+
+@pytest.fixture(scope="module")
+def base_url(site: dict[str, Any]) -> Iterator[str]:
+    """The production server (waitress) on a free local port."""
+    server = waitress.create_server(web.create_app({"DATABASE": site["db"]}), host="127.0.0.1",
+                                    port=0)  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Watched:
+    """A page with everything it requested, dialogs it opened and script errors it hit."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("dialog", self._dialog)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("console", self._console)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.errors.append(message.text)
+
+
+def _watched(browser: Browser, base_url: str, **options: Any) -> Iterator[Watched]:
+    context = browser.new_context(base_url=base_url, **options)
+    if options.get("java_script_enabled", True):
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+    watched = Watched(context.new_page())
+    yield watched
+    context.close()
+    # Whatever a test did: nothing left 127.0.0.1, no dialog, no script error, no CSP breach.
+    outside = [u for u in watched.requests if not u.startswith((base_url + "/", "data:", "blob:"))]
+    assert outside == []
+    assert watched.dialogs == []
+    assert watched.errors == []
+
+
+@pytest.fixture
+def tab(browser: Browser, base_url: str) -> Iterator[Watched]:
+    yield from _watched(browser, base_url, viewport={"width": 1100, "height": 800})
+
+
+@pytest.fixture
+def phone(browser: Browser, base_url: str) -> Iterator[Watched]:
+    yield from _watched(browser, base_url, viewport={"width": 375, "height": 740},
+                        is_mobile=True, has_touch=True, device_scale_factor=2)  # fmt: skip
+
+
+@pytest.fixture
+def no_js(browser: Browser, base_url: str) -> Iterator[Watched]:
+    yield from _watched(browser, base_url, java_script_enabled=False)
+
+
+def search(page: Page, text: str) -> None:
+    """Type a query into the search box and submit it with Enter, as a person would."""
+    page.goto("/")
+    box = page.locator("input[name=q]")
+    box.fill(text)
+    box.press("Enter")
+    page.wait_for_selector("li.hit")
+
+
+def api_hit(page: Page, text: str) -> dict[str, Any]:
+    response = page.request.get("/api/search", params={"q": text, "limit": "1"})
+    assert response.ok
+    return response.json()["hits"][0]
+
+
+def copied(page: Page) -> str:
+    """What the last copy put on the clipboard (waits for the async copy to finish)."""
+    page.wait_for_function("() => window.lastCopied !== undefined")
+    text = page.evaluate("navigator.clipboard.readText()")
+    assert text == page.evaluate("window.lastCopied")
+    page.evaluate("window.lastCopied = undefined")
+    return str(text)
+
+
+def test_typed_query_finds_the_spoken_line(tab, site):
+    page = tab.page
+    search(page, QUERY)
+    assert QUERY in page.title()
+    first = page.locator("li.hit").first
+    assert "bigger" in first.locator(".snippet mark").all_inner_texts()
+    assert page.locator("li.episode h2").first.inner_text() == site["rec"].title
+    line = site["rec"].lines[1]
+    hit = api_hit(page, QUERY)
+    assert line.start - 2.0 <= hit["start"] <= line.start + 0.5
+    assert first.locator("a.time").inner_text() == links.format_time(hit["start"])
+
+
+def test_clicking_a_time_plays_the_audio_from_there(tab, site):
+    page = tab.page
+    search(page, QUERY)
+    hit = api_hit(page, QUERY)
+    page.locator("li.hit a.time").first.click()
+    page.wait_for_url(f"**/episodes/{site['episode']}?t={hit['start']:.2f}#at")
+    # Landing at ?t= seeks the local audio there once its metadata is in.
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+    page.wait_for_function(
+        f"() => Math.abs(document.getElementById('player').currentTime - {hit['start']}) < 1"
+    )
+    assert page.locator(".seg.current").count() == 1
+    line = page.locator(f"#{page.locator('.seg.current').get_attribute('id')}")
+    assert "Container" in line.inner_text()  # the line with the words, not the one before
+    # Play from the start of the line holding the hit.
+    page.evaluate("document.getElementById('player').currentTime = 0")
+    line.locator("a.time").click()
+    page.wait_for_function("() => !document.getElementById('player').paused")
+    now = page.evaluate("document.getElementById('player').currentTime")
+    assert abs(now - hit["start"]) < 1.0
+    assert page.url.endswith(f"?t={line.get_attribute('data-start')}#{line.get_attribute('id')}")
+    # While it plays, the line being spoken is highlighted.
+    last = page.locator(".seg").last
+    page.evaluate(
+        f"document.getElementById('player').currentTime = {last.get_attribute('data-start')}"
+    )
+    page.wait_for_function(
+        "() => document.querySelector('.seg:last-child').classList.contains('current')"
+    )
+    assert page.locator(".seg.current").count() == 1
+    page.evaluate("document.getElementById('player').pause()")
+
+
+def test_copy_link_and_quotes_of_a_hit(tab, site):
+    page = tab.page
+    search(page, QUERY)
+    hit = api_hit(page, QUERY)
+    first = page.locator("li.hit").first
+    first.locator("button.copy-link").click()
+    assert copied(page) == hit["url"]
+    assert hit["url"].endswith(f"#t={int(hit['start'])}")
+    first.locator("button.copy-quote").click()
+    quote = copied(page)
+    assert site["rec"].title in quote
+    assert links.format_time(hit["start"]) in quote
+    assert hit["url"] in quote
+    assert "bigger" in quote.lower()
+    first.locator("button.copy-md").click()
+    markdown = copied(page)
+    assert markdown.startswith("> ")
+    assert f"[{links.format_time(hit['start'])}]({hit['url']})" in markdown
+    assert site["rec"].title in markdown
+
+
+def test_quote_of_several_selected_lines(tab, site):
+    page = tab.page
+    page.goto(f"/episodes/{site['episode']}")
+    assert page.locator("#selection-actions").is_hidden()
+    segs = page.locator(".seg")
+    assert segs.count() >= 3
+    first, second = segs.nth(1), segs.nth(2)
+    texts = [
+        first.locator(".text").inner_text().strip(),
+        second.locator(".text").inner_text().strip(),
+    ]
+    page.evaluate(
+        """() => {
+          const segs = document.querySelectorAll('.seg .text');
+          const range = document.createRange();
+          range.setStart(segs[1].firstChild, 0);
+          range.setEnd(segs[2].firstChild, segs[2].firstChild.length);
+          const sel = window.getSelection();
+          sel.removeAllRanges();
+          sel.addRange(range);
+        }"""
+    )
+    page.wait_for_selector("#selection-actions", state="visible")
+    page.locator("#copy-selection").click()
+    quote = copied(page)
+    start = float(first.get_attribute("data-start") or 0)
+    end = float(second.get_attribute("data-end") or 0)
+    span = f"{links.format_time(start)}–{links.format_time(end)}"
+    assert f"{texts[0]} {texts[1]}" in quote
+    assert span in quote and site["rec"].title in quote
+    assert first.get_attribute("data-link") in quote
+    page.locator("#copy-selection-md").click()
+    markdown = copied(page)
+    assert markdown.startswith(f"> {texts[0]}")
+    assert f"[{span}]({first.get_attribute('data-link')})" in markdown
+
+
+def test_phone_width_has_no_sideways_scroll(phone, site):
+    page = phone.page
+    search(page, QUERY)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page.locator("li.hit a.time").first.is_visible()
+    page.locator("li.hit a.time").first.click()
+    page.wait_for_selector(".seg.current")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page.locator("#player").bounding_box()["width"] <= 375  # type: ignore[index]
+    page.goto(
+        "/link?url=https://www.youtube.com/watch?v=dQw4w9WgXcQ%26list=PL0123456789abcdef&t=1:02:03"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_hostile_title_and_transcript_render_as_text(tab, site):
+    page = tab.page
+    search(page, "kraken")
+    assert page.locator("li.episode h2").inner_text() == HOSTILE_TITLE
+    assert "<img src=x onerror=alert(1)>" in page.locator("li.hit .snippet").inner_text()
+    assert page.locator("li.hit a.open").count() == 0  # its javascript: URL is not a link
+    page.locator("li.hit a.time").click()
+    page.wait_for_selector(".episode-page")
+    assert page.locator("h1").inner_text() == HOSTILE_TITLE
+    assert page.title().startswith(HOSTILE_TITLE)
+    assert "</li><script>alert(2)</script>" in page.locator(".transcript").inner_text()
+    assert page.locator("img, main script").count() == 0
+    assert tab.dialogs == []
+
+
+def test_search_works_without_javascript(no_js, site):
+    page = no_js.page
+    search(page, QUERY)
+    assert page.url.startswith(f"{page.url.split('/?')[0]}/?q=container+ships")
+    assert page.locator("li.hit").count() >= 1
+    assert site["rec"].title in page.locator("li.episode h2").first.inner_text()
+    page.locator("li.hit a.time").first.click()
+    page.wait_for_selector(".seg.current")
+
+
+def test_nothing_is_requested_from_other_hosts(tab, site, base_url):
+    page = tab.page
+    search(page, QUERY)
+    page.locator("li.hit a.time").first.click()
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+    page.locator(".seg a.time").first.click()
+    page.wait_for_function("() => !document.getElementById('player').paused")
+    page.evaluate("document.getElementById('player').pause()")
+    page.goto("/link?url=https://youtu.be/dQw4w9WgXcQ&t=42:30")
+    page.locator("button.copy-link").click()
+    assert copied(page) == "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=2550s"
+    urls = set(tab.requests)
+    assert f"{base_url}/static/app.js" in urls and f"{base_url}/static/app.css" in urls
+    assert f"{base_url}/media/{site['episode']}" in urls
+    assert all(u.startswith((base_url + "/", "data:", "blob:")) for u in urls), urls
