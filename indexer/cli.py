@@ -135,12 +135,15 @@ def _result_line(r: pipeline.ItemResult) -> str:
 @click.option("--chunk-seconds", type=float, help="Chunk window in seconds (default 45).")
 @click.option("--batch-size", type=int, help="Batched transcription size; 1 = sequential.")
 @click.option("--no-hints", is_flag=True, help="Don't pass title/show notes to the model.")
+@click.option("--subtitles", is_flag=True, default=None,
+              help="Use a video's creator-uploaded subtitles (never automatic ones) if any.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per item.")
 @click.pass_context
 @friendly_errors
 def add(ctx: click.Context, targets: tuple[str, ...], force: bool, model: str | None,
         device: str | None, language: str | None, chunk_seconds: float | None,
-        batch_size: int | None, no_hints: bool, as_json: bool) -> None:  # fmt: skip
+        batch_size: int | None, no_hints: bool, subtitles: bool | None,
+        as_json: bool) -> None:  # fmt: skip
     """Download, transcribe and index media: URLs yt-dlp understands, or local files.
 
     A feed, playlist or channel adds all its entries. Items already indexed are
@@ -154,7 +157,7 @@ def add(ctx: click.Context, targets: tuple[str, ...], force: bool, model: str | 
     """
     settings = _settings(ctx, model=model, device=device, language=language,
                          chunk_seconds=chunk_seconds, batch_size=batch_size,
-                         hints=False if no_hints else None)  # fmt: skip
+                         hints=False if no_hints else None, subtitles=subtitles)  # fmt: skip
     db = store.open_db(settings.db)
     reporter = _Progress(sys.stderr.isatty() and not as_json)
     if not reporter.tty:
@@ -442,6 +445,8 @@ def _summary(results: list[refresh.SourceResult], seconds: float) -> dict[str, A
 @click.option("--since", help="Only episodes published on or after YYYY-MM-DD.")
 @click.option("--transcribe", is_flag=True, help="Transcribe even when the feed has a transcript.")
 @click.option("--retry-failed", is_flag=True, help="Retry failed items now, ignoring backoff.")
+@click.option("--subtitles", is_flag=True, default=None,
+              help="Use a video's creator-uploaded subtitles (never automatic ones) if any.")  # fmt: skip
 @click.option("--keep-media/--delete-media", default=None,
               help="Keep downloaded audio (for the page's player) or delete it after use.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (for monitoring).")
@@ -449,7 +454,8 @@ def _summary(results: list[refresh.SourceResult], seconds: float) -> dict[str, A
 @friendly_errors
 def refresh_command(ctx: click.Context, sources_: tuple[str, ...], limit: int | None,
                     since: str | None, transcribe: bool, retry_failed: bool,
-                    keep_media: bool | None, as_json: bool) -> None:  # fmt: skip
+                    subtitles: bool | None, keep_media: bool | None,
+                    as_json: bool) -> None:  # fmt: skip
     """Index what is new in followed sources, newest first; for cron.
 
     Sources are listed cheaply (a conditional GET for feeds); known episodes are skipped
@@ -471,7 +477,7 @@ def refresh_command(ctx: click.Context, sources_: tuple[str, ...], limit: int | 
                                   transcribe=transcribe, retry_failed=retry_failed)  # fmt: skip
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    settings = _settings(ctx, keep_media=keep_media)
+    settings = _settings(ctx, keep_media=keep_media, subtitles=subtitles)
     db = store.open_db(settings.db)
     tty = sys.stderr.isatty() and not as_json
     reporter = _Progress(tty) if tty else None

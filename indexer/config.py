@@ -40,6 +40,7 @@ class Settings:
     language: str | None = None  # None: detect
     vad: bool = True
     hints: bool = True  # pass title/show notes to the model as vocabulary hints
+    subtitles: bool = False  # use a video's creator-uploaded subtitles instead of transcribing
     chunk_seconds: float = 45.0
     media_dir: str = ""  # "" -> <cache>/media
     keep_media: bool = True

@@ -414,3 +414,23 @@ def probe_source(url: str) -> tuple[str, str | None]:
         except Exception as exc:  # noqa: BLE001
             raise DownloadError(_clean_error(exc)) from None
     return "ytdlp", info.get("title") or info.get("channel") or info.get("uploader")
+
+
+SUBTITLE_FORMATS = ("vtt", "srt", "json")
+
+
+def creator_subtitles(item: MediaItem, language: str | None = None) -> tuple[str, str, str] | None:
+    """(url, format, language) of subtitles the uploader made, if the item has them.
+
+    Only yt-dlp's `subtitles` are considered; `automatic_captions` are machine-made.
+    """
+    subs: dict[str, list[dict[str, Any]]] = (item.extra.get("info") or {}).get("subtitles") or {}
+    langs = [lang for lang in subs if lang != "live_chat"]
+    if language:
+        langs = [lang for lang in langs if lang.split("-")[0] == language.split("-")[0]]
+    for lang in sorted(langs, key=lambda lang: (not lang.startswith("en"), lang)):
+        for fmt in SUBTITLE_FORMATS:
+            for track in subs[lang]:
+                if track.get("ext") == fmt and track.get("url"):
+                    return str(track["url"]), fmt, lang
+    return None

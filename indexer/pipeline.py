@@ -10,7 +10,7 @@ from typing import Protocol
 
 import sqlite_utils
 
-from . import download, store, transcribe
+from . import download, export, store, transcribe
 from .chunk import chunk_segments
 from .config import Settings
 from .models import MediaItem, Segment, Transcript, Word
@@ -108,6 +108,7 @@ class Provided:
     segments: tuple[Segment, ...]
     url: str
     language: str | None = None
+    origin: str = "publisher"  # or "subtitles" (uploaded by a video's creator)
 
 
 def estimate_words(segment: Segment) -> Segment:
@@ -151,6 +152,8 @@ def index_item(
     downloaded: Path | None = None
     path: Path | None = None
     try:
+        if provided is None and settings.subtitles:
+            provided = _creator_subtitles(item, settings)
         if provided is not None:
             segments = tuple(estimate_words(s) for s in provided.segments if s.text.strip())
             if not segments:
@@ -181,7 +184,7 @@ def index_item(
             source_id=source_id,
             chunk_seconds=settings.chunk_seconds,
             local_path=str(path) if path is not None and (keep or item.path) else None,
-            origin="publisher" if provided else "whisper",
+            origin=provided.origin if provided else "whisper",
             transcript_url=provided.url if provided else None,
             chapters=chapters,
         )
@@ -197,6 +200,19 @@ def index_item(
             downloaded.unlink(missing_ok=True)
     result.seconds = time.monotonic() - began
     return result
+
+
+def _creator_subtitles(item: MediaItem, settings: Settings) -> Provided | None:
+    found = download.creator_subtitles(item, settings.language)
+    if found is None:
+        return None
+    url, fmt, lang = found
+    text = download.http_get(url).body.decode("utf-8", errors="replace")
+    try:
+        segments = tuple(export.parse_transcript(text, fmt))
+    except ValueError:
+        return None  # unreadable subtitles: transcribe instead
+    return Provided(segments, url, lang, origin="subtitles")
 
 
 def rechunk(db: sqlite_utils.Database, episode_id: int, window: float) -> int:

@@ -276,3 +276,25 @@ def test_follow_errors_and_unfollow(media_server, env):
     assert "gone" not in run(["sources"], env).output
     missing = CliRunner().invoke(cli, ["unfollow", "gone"], env=env)
     assert missing.exit_code == 1 and "not following" in missing.output
+
+
+def test_creator_subtitles_are_used_when_asked(media_server, recordings, env):
+    rec = recordings["harbour"]
+    (media_server.root / "talk.vtt").write_text(VTT)
+    # yt-dlp's generic extractor reads HTML5 <track> elements as the creator's subtitles.
+    (media_server.root / "talk.html").write_text(
+        "<html><head><title>Council talk</title></head><body>"
+        f'<video controls src="{rec.path.name}">'
+        '<track kind="subtitles" src="talk.vtt" srclang="en" label="English"></video>'
+        "</body></html>"
+    )
+    plain = run(["add", media_server.url("talk.html")], env)
+    assert plain.exit_code == 0, plain.output
+    db = store.open_db(env["INDEXER_DB"], readonly=True)
+    assert db.execute("select transcript_origin from episodes").fetchone() == ("whisper",)
+    forced = run(["add", media_server.url("talk.html"), "--force", "--subtitles"], env)
+    assert forced.exit_code == 0, forced.output
+    row = db.execute("select transcript_origin, transcript_url, model from episodes").fetchone()
+    assert row == ("subtitles", media_server.url("talk.vtt"), None)
+    hit = json.loads(run(["search", "tram airport", "--json"], env).stdout)[0]
+    assert hit["title"].startswith("Council talk")

@@ -128,14 +128,15 @@ def episode(episode_id: int) -> str:
         except links.TimeFormatError as exc:
             abort(400, str(exc))
     page = row["webpage_url"] or row["media_url"] or ""
+    stored = store.get_segments(db, episode_id)
     segments = [
         {"start": s.start, "end": s.end, "text": s.text,
          "link": links.deep_link(page, s.start) if page else ""}
-        for s in store.get_segments(db, episode_id)
+        for s in stored
     ]  # fmt: skip
     # The line being spoken at `start`, or the next one when `start` falls in a pause (a hit
     # opens half a second before its first word, often just after the previous line ends).
-    current = next((i for i, s in enumerate(segments) if s["end"] > start), len(segments) - 1)
+    current = next((i for i, s in enumerate(stored) if s.end > start), len(stored) - 1)
     return render_template(
         "episode.html",
         episode=row,
