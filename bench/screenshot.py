@@ -31,8 +31,12 @@ SAMPLE = ROOT / "indexer" / "samples" / "newsroom-sample.ogg"
 # (file name, title, show, date, colour, show notes, spoken lines)
 EPISODES = [
     (
-        "harbour-budget", "Council approves the harbour budget", "City Desk", "2024-03-12",
-        "#0b5cad", "The council vote on the harbour budget, with the mayor.",
+        "harbour-budget",
+        "Council approves the harbour budget",
+        "City Desk",
+        "2024-03-12",
+        "#0b5cad",
+        "City Desk on the council vote: dredging, the old pier, the oyster beds.",
         [
             ("en-us", "Good evening, this is City Desk with the news from the council chamber."),
             ("en-gb", "Tonight the council approved the harbour budget by seven votes to four."),
@@ -43,7 +47,11 @@ EPISODES = [
         ],
     ),
     (
-        "library", "Saving the public library", "City Desk", "2024-04-02", "#2f8f5b",
+        "library",
+        "Saving the public library",
+        "City Desk",
+        "2024-04-02",
+        "#2f8f5b",
         "Readers and volunteers on the public library.",
         [
             ("en-gb", "Our public library opened in nineteen twelve."),
@@ -54,7 +62,11 @@ EPISODES = [
         ],
     ),
     (
-        "storm", "Storm season", "Weather Hour", "2024-05-20", "#b3541e",
+        "storm",
+        "Storm season",
+        "Weather Hour",
+        "2024-05-20",
+        "#b3541e",
         "Weather and climate on the coast.",
         [
             ("en-us", "A powerful storm is moving up the coast tonight."),

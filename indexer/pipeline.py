@@ -174,7 +174,8 @@ def index_item(
                 on_progress=rep.transcribing,
             )
         chunks = chunk_segments(transcript.segments, settings.chunk_seconds)
-        source_id = store.source_id_for(db, item.source_url, item.channel)
+        name = item.channel or (Path(item.path).name if item.path else None)
+        source_id = store.source_id_for(db, item.source_url, name)
         keep = downloaded is not None and settings.keep_media
         result.episode_id = store.save_episode(
             db,

@@ -82,6 +82,13 @@ def _run_search(args: dict[str, Any], limit: int, offset: int) -> search.Results
         abort(400, str(exc))
 
 
+def _has_next(results: search.Results | None, page: int, page_size: int) -> bool:
+    """More results after this page: exact matches left, or a full page of partial ones."""
+    if results is None or len(results.hits) < page_size:
+        return False
+    return page * page_size < results.total or results.partial
+
+
 def _group(hits: list[Hit]) -> list[dict[str, Any]]:
     """Hits grouped by episode, episodes in the order of their best hit."""
     groups: dict[int, dict[str, Any]] = {}
@@ -110,7 +117,7 @@ def index() -> tuple[str, int]:
         groups=_group(results.hits) if results else [],
         error=error,
         page=page,
-        page_size=page_size,
+        has_next=_has_next(results, page, page_size),
         sources=store.list_sources(get_db()),
     ), 400 if error else 200
 
