@@ -75,6 +75,32 @@ def wer(ref: Sequence[str], hyp: Sequence[str], skip: set[int] | None = None) ->
     return errors, len(ref) - len(skip)
 
 
+def diff(ref: Sequence[str], hyp: Sequence[str], width: int = 6) -> list[str]:
+    """The errors of hyp against ref as short strings: '-[a b c]' deleted, '+[x]' inserted,
+    '[a->x]' substituted; long runs are abbreviated."""
+
+    def short(words: list[str]) -> str:
+        body = " ".join(words) if len(words) <= width else f"{' '.join(words[:width])} ..."
+        return f"[{body}]" + (f"x{len(words)}" if len(words) > width else "")
+
+    out: list[str] = []
+    run: list[str] = []
+    kind = ""
+    for op, i, j in align(ref, hyp) + [("=", None, None)]:
+        if op != kind and run:
+            out.append(kind.replace("D", "-").replace("I", "+") + short(run))
+            run = []
+        kind = op
+        if op == "S":
+            out.append(f"[{ref[i]}->{hyp[j]}]")  # type: ignore[index]
+            kind = ""
+        elif op == "D":
+            run.append(ref[i])  # type: ignore[index]
+        elif op == "I":
+            run.append(hyp[j])  # type: ignore[index]
+    return out
+
+
 def machine() -> str:
     """One line: cores, CPU model, Python, OS, UTC date."""
     cpu = platform.processor() or "unknown CPU"

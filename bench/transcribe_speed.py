@@ -3,7 +3,7 @@
 Joins the real recordings in /work/shared/audio (jfk.flac, LJ001-0001..4.wav) with known,
 varied gaps into one multi-minute file, then transcribes it with the same bundled whisper
 base model in several ways, interleaved round by round (A, B, C, ..., A, B, C, ...) so that
-load from other processes hits every variant alike. Model loading is not timed (each model
+load from other processes hits every variant alike (the order rotates each round). Model loading is not timed (each model
 is loaded once before the first round); the indexer variants' time includes decoding the
 file, the plain ones get already decoded samples.
 
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import load, machine, norm_words, table, wer
+from common import diff, load, machine, norm_words, table, wer
 from faster_whisper import WhisperModel, decode_audio
 
 from indexer import transcribe
@@ -121,7 +121,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved repetitions (default 3)")
     ap.add_argument("--sets", type=int, default=5, help="times the 5 clips are repeated")
     ap.add_argument("--variants", default="A,B,F,C,D,E,C4", help="comma-separated subset")
-    ap.add_argument("--verbose", action="store_true", help="print per-clip timing errors")
+    ap.add_argument("--verbose", action="store_true", help="print per-clip errors")
     ap.add_argument("--workdir", type=Path, help="where the joined WAV goes (default: temp)")
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-speed-"))
@@ -159,7 +159,7 @@ def main() -> None:
     times: dict[str, list[float]] = {v: [] for v in order}
     outputs: dict[str, tuple[str, Words | None]] = {}
     for r in range(args.rounds):
-        for v in order:
+        for v in order[r % len(order) :] + order[: r % len(order)]:  # rotate who goes first
             began = time.perf_counter()
             outputs[v] = runners[v]()
             times[v].append(time.perf_counter() - began)
@@ -179,6 +179,8 @@ def main() -> None:
             timing = f"{statistics.median(errs):+.2f} / {max(abs(e) for e in errs):.2f}"
             if args.verbose:
                 print(v, "per-clip start errors:", " ".join(f"{e:+.2f}" for e in errs))
+        if args.verbose:
+            print(v, "errors:", " ".join(diff(ref, hyp)))
         rows.append([v, f"{best:.1f}", f"{med:.1f}", f"{med / seconds:.3f}",
                      f"{ref_time / med:.2f}x", f"{100 * errors / n:.1f}% ({errors}/{n})",
                      len(hyp), timing])  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from importlib import resources
@@ -46,6 +47,8 @@ def friendly_errors(fn: F) -> F:
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
             raise click.ClickException(f"{exc.strerror or exc}{where}") from None
+        except sqlite3.Error as exc:
+            raise click.ClickException(f"database error: {exc}") from None
 
     return wrapper  # type: ignore[return-value]
 

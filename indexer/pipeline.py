@@ -12,8 +12,9 @@ import sqlite_utils
 
 from . import download, export, store, transcribe
 from .chunk import chunk_segments
+from .timings import estimate_words
 from .config import Settings
-from .models import MediaItem, Segment, Transcript, Word
+from .models import MediaItem, Segment, Transcript
 
 ALREADY = "already indexed (use --force to transcribe again)"
 
@@ -111,21 +112,6 @@ class Provided:
     origin: str = "publisher"  # or "subtitles" (uploaded by a video's creator)
 
 
-def estimate_words(segment: Segment) -> Segment:
-    """Give a cue without word timings evenly spread ones, weighted by word length."""
-    if segment.words or not segment.text.strip():
-        return segment
-    texts = segment.text.split()
-    total = sum(len(t) + 1 for t in texts)
-    span = max(segment.end - segment.start, 0.0)
-    words, t = [], segment.start
-    for text in texts:
-        step = span * (len(text) + 1) / total
-        words.append(Word(round(t, 3), round(t + step, 3), text, 0.0))
-        t += step
-    return Segment(segment.start, segment.end, segment.text, tuple(words))
-
-
 def index_item(
     db: sqlite_utils.Database,
     item: MediaItem,
@@ -218,6 +204,7 @@ def _creator_subtitles(item: MediaItem, settings: Settings) -> Provided | None:
 
 def rechunk(db: sqlite_utils.Database, episode_id: int, window: float) -> int:
     """Re-chunk a stored transcript with a new window, without transcribing; returns chunks."""
-    chunks = chunk_segments(store.get_segments(db, episode_id), window)
-    store.rechunk_episode(db, episode_id, chunks, window)
+    segments = store.get_segments(db, episode_id)
+    chunks = chunk_segments(segments, window)
+    store.replace_chunks(db, episode_id, segments, chunks, window)
     return len(chunks)

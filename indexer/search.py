@@ -145,9 +145,7 @@ def _hit(db: sqlite_utils.Database, row: dict[str, Any], query: Query | None, sc
     start, end, matched = float(row["start"]), float(row["end"]), 0
     quote = row["text"]
     if query is not None:
-        segments = store.segment_range(
-            db, row["episode_id"], row["first_segment"], row["last_segment"]
-        )
+        segments = store.chunk_segments(row)
         words = [w for seg in segments for w in seg.words]
         span = match_span(words, query)
         if span:
@@ -183,8 +181,7 @@ def _hit(db: sqlite_utils.Database, row: dict[str, Any], query: Query | None, sc
 
 
 def _chunk_words(db: sqlite_utils.Database, row: dict[str, Any]) -> list[Word]:
-    segs = store.segment_range(db, row["episode_id"], row["first_segment"], row["last_segment"])
-    return [w for s in segs for w in s.words]
+    return [w for s in store.chunk_segments(row) for w in s.words]
 
 
 def search(

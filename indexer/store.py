@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from . import timings
 from .models import Chunk, MediaItem, Segment, Transcript, Word
 
 # Private-use characters mark matches in snippets: they survive HTML escaping and are
@@ -92,6 +93,31 @@ def m002_follow_and_chapters(db: sqlite_utils.Database) -> None:
     db["chapters"].create_index(["episode_id", "start"])
 
 
+@migrations()
+def m003_compact_timings(db: sqlite_utils.Database) -> None:
+    """Text once (in chunks, indexed by FTS) and word times as a compact blob; no segments table."""
+    from .chunk import chunk_segments
+
+    db.table("chunks").add_column("timings", bytes)
+    for episode in list(db.query("select id, chunk_seconds from episodes")):
+        rows = db.query(
+            "select start, [end], text, words from segments where episode_id = ? order by idx",
+            [episode["id"]],
+        )
+        segments = [timings.estimate_words(_legacy_segment(r)) for r in rows]
+        chunks = chunk_segments(segments, episode["chunk_seconds"] or 45.0)
+        db.execute("delete from chunks where episode_id = ?", [episode["id"]])
+        _insert_chunks(db, episode["id"], segments, chunks)
+    db.execute("drop table segments")
+    db.execute("alter table chunks drop column first_segment")
+    db.execute("alter table chunks drop column last_segment")
+
+
+def _legacy_segment(row: dict[str, Any]) -> Segment:
+    words = tuple(Word(w[0], w[1], w[2], w[3]) for w in json.loads(row["words"] or "[]"))
+    return Segment(row["start"], row["end"], row["text"], words)
+
+
 def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
     """Open (creating and migrating if needed) the database at path."""
     p = Path(path)
@@ -99,6 +125,7 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
         if readonly:
             if not p.is_file():
                 raise StoreError(f"no database at {p}; index something first with 'indexer add'")
+            _upgrade_if_needed(p)
             conn = sqlite3.connect(f"{p.absolute().as_uri()}?mode=ro", uri=True,
                                    check_same_thread=False)  # fmt: skip
             db = sqlite_utils.Database(conn)
@@ -121,6 +148,27 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
         raise StoreError(f"can't open database {p}: {exc}") from None
 
 
+def _upgrade_if_needed(path: Path) -> None:
+    """Apply pending migrations before a read-only open (a newer version reads an older file)."""
+    try:
+        probe = sqlite_utils.Database(
+            sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        )
+        try:
+            pending = probe.table("_sqlite_migrations").exists() and migrations.pending(probe)
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError:
+        raise StoreError(f"{path} is not an indexer database") from None
+    if pending:
+        try:
+            open_db(path).close()
+        except StoreError as exc:
+            raise StoreError(f"{path} was made by an older version and can't be upgraded "
+                             f"here ({exc}); run any writing command, e.g. 'indexer rechunk', "
+                             "as a user who can write it") from None  # fmt: skip
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -140,19 +188,6 @@ def episode_by_key(db: sqlite_utils.Database, key: str) -> dict[str, Any] | None
     """The stored episode with this identity key, if any."""
     rows = list(db.query("select * from episodes where key = ?", [key]))
     return rows[0] if rows else None
-
-
-def _words_json(words: Sequence[Word]) -> str:
-    return json.dumps(
-        [[round(w.start, 2), round(w.end, 2), w.text, round(w.probability, 2)] for w in words],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-def _segment_from_row(row: dict[str, Any]) -> Segment:
-    words = tuple(Word(w[0], w[1], w[2], w[3]) for w in json.loads(row["words"] or "[]"))
-    return Segment(row["start"], row["end"], row["text"], words)
 
 
 def save_episode(
@@ -200,15 +235,7 @@ def save_episode(
                 }
             )
             episode_id = int(episodes.last_pk)
-            db.table("segments").insert_all(
-                (
-                    {"episode_id": episode_id, "idx": i, "start": s.start, "end": s.end,
-                     "text": s.text, "words": _words_json(s.words)}
-                    for i, s in enumerate(transcript.segments)
-                ),
-                batch_size=500,
-            )  # fmt: skip
-            _insert_chunks(db, episode_id, chunks)
+            _insert_chunks(db, episode_id, transcript.segments, chunks)
             db.table("chapters").insert_all(
                 {"episode_id": episode_id, "start": start, "title": title}
                 for start, title in chapters
@@ -219,15 +246,19 @@ def save_episode(
         raise StoreError(_describe(exc)) from None
 
 
-def _insert_chunks(db: sqlite_utils.Database, episode_id: int, chunks: Iterable[Chunk]) -> None:
-    db.table("chunks").insert_all(
-        (
-            {"episode_id": episode_id, "idx": c.index, "start": c.start, "end": c.end,
-             "text": c.text, "first_segment": c.first_segment, "last_segment": c.last_segment}
-            for c in chunks
-        ),
-        batch_size=500,
-    )  # fmt: skip
+def _insert_chunks(db: sqlite_utils.Database, episode_id: int, segments: Sequence[Segment],
+                   chunks: Iterable[Chunk]) -> None:  # fmt: skip
+    def rows() -> Iterator[dict[str, Any]]:
+        for c in chunks:
+            group = [
+                timings.estimate_words(s) for s in segments[c.first_segment : c.last_segment + 1]
+            ]
+            group = [s for s in group if s.words]
+            if group:
+                yield {"episode_id": episode_id, "idx": c.index, "start": c.start, "end": c.end,
+                       "text": timings.chunk_text(group), "timings": timings.encode(group, c.start)}  # fmt: skip
+
+    db.table("chunks").insert_all(rows(), batch_size=500)
 
 
 def _describe(exc: sqlite3.Error) -> str:
@@ -244,7 +275,6 @@ def _describe(exc: sqlite3.Error) -> str:
 def _delete_episode_rows(db: sqlite_utils.Database, episode_id: int) -> None:
     db.execute("delete from chapters where episode_id = ?", [episode_id])
     db.execute("delete from chunks where episode_id = ?", [episode_id])
-    db.execute("delete from segments where episode_id = ?", [episode_id])
     db.execute("delete from episodes where id = ?", [episode_id])
 
 
@@ -280,49 +310,43 @@ def find_episode(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
     return get_episode(db, row[0]) if row else None
 
 
+def _decode(row: dict[str, Any]) -> list[Segment]:
+    return timings.decode(row["text"], row["timings"], row["start"])
+
+
 def get_segments(db: sqlite_utils.Database, episode_id: int) -> list[Segment]:
-    """All segments of an episode, in order."""
-    return [
-        _segment_from_row(r)
-        for r in db.query(
-            "select start, [end], text, words from segments where episode_id = ? order by idx",
-            [episode_id],
-        )
-    ]
+    """All segments of an episode with their words, in order."""
+    rows = db.query(
+        "select start, text, timings from chunks where episode_id = ? order by idx", [episode_id]
+    )
+    return [seg for row in rows for seg in _decode(row)]
 
 
-def segment_range(
-    db: sqlite_utils.Database, episode_id: int, first: int, last: int
-) -> list[Segment]:
-    """Segments first..last (inclusive) of an episode."""
-    return [
-        _segment_from_row(r)
-        for r in db.query(
-            "select start, [end], text, words from segments "
-            "where episode_id = ? and idx between ? and ? order by idx",
-            [episode_id, first, last],
-        )
-    ]
+def chunk_segments(row: dict[str, Any]) -> list[Segment]:
+    """The segments of a chunk row as returned by search_chunks."""
+    return _decode(row)
 
 
 def segment_at(db: sqlite_utils.Database, episode_id: int, seconds: float) -> Segment | None:
     """The segment being spoken at `seconds` (or the next one after a pause)."""
-    row = list(
+    rows = list(
         db.query(
-            "select start, [end], text, words from segments where episode_id = ? "
-            "and [end] > ? order by idx limit 1",
+            "select start, text, timings from chunks where episode_id = ? and [end] > ? "
+            "order by idx limit 1",
             [episode_id, seconds],
         )
     )
-    return _segment_from_row(row[0]) if row else None
+    if not rows:
+        return None
+    return next((s for s in _decode(rows[0]) if s.end > seconds), None)
 
 
-def rechunk_episode(db: sqlite_utils.Database, episode_id: int, chunks: Sequence[Chunk],
-                    chunk_seconds: float) -> None:  # fmt: skip
-    """Replace an episode's chunks (kept transcript, new windows) in one transaction."""
+def replace_chunks(db: sqlite_utils.Database, episode_id: int, segments: Sequence[Segment],
+                   chunks: Sequence[Chunk], chunk_seconds: float) -> None:  # fmt: skip
+    """Replace an episode's chunks (same transcript, new windows) in one transaction."""
     with db.atomic():
         db.execute("delete from chunks where episode_id = ?", [episode_id])
-        _insert_chunks(db, episode_id, chunks)
+        _insert_chunks(db, episode_id, segments, chunks)
         db.execute(
             "update episodes set chunk_seconds = ? where id = ?", [chunk_seconds, episode_id]
         )
@@ -352,8 +376,7 @@ def list_sources(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 
 _HIT_COLUMNS = (
-    "c.id as chunk_id, c.episode_id, c.start, c.[end], c.text, c.first_segment, "
-    "c.last_segment, e.title, e.channel, e.published, e.duration, e.webpage_url, "
+    "c.id as chunk_id, c.episode_id, c.start, c.[end], c.text, c.timings, e.title, e.channel, e.published, e.duration, e.webpage_url, "
     "e.media_url, e.thumbnail, e.source_id"
 )
 
@@ -417,7 +440,7 @@ def count_chunks(
 
 def stats(db: sqlite_utils.Database) -> dict[str, int]:
     """Row counts of the main tables."""
-    return {t: db.table(t).count for t in ("sources", "episodes", "segments", "chunks")}
+    return {t: db.table(t).count for t in ("sources", "episodes", "chunks")}
 
 
 def chapter_at(db: sqlite_utils.Database, episode_id: int, seconds: float) -> str | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from indexer import store
@@ -48,7 +49,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from . import views
 
     app.register_blueprint(views.bp)
-    app.teardown_appcontext(close_db)
     app.jinja_env.filters["marks"] = views.marks
     app.jinja_env.filters["clock"] = views.clock
     app.jinja_env.filters["href"] = views.href
@@ -76,16 +76,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+_connections = threading.local()
+
+
 def get_db() -> Any:
-    """The request's read-only database connection."""
-    if "db" not in g:
-        from flask import current_app
-
-        g.db = store.open_db(current_app.config["DATABASE"], readonly=True)
-    return g.db
-
-
-def close_db(exc: BaseException | None = None) -> None:
-    db = g.pop("db", None)
-    if db is not None:
-        db.close()
+    """A read-only connection to the database, opened once per server thread and reused."""
+    path = current_app.config["DATABASE"]
+    cached = getattr(_connections, "by_path", None)
+    if cached is None:
+        cached = _connections.by_path = {}
+    if path not in cached:
+        # Opening costs a schema read and a migration check; queries cost far less.
+        cached[path] = store.open_db(path, readonly=True)
+    return cached[path]
