@@ -130,6 +130,11 @@ class Results:
     total: int = 0
     partial: bool = False
 
+    @property
+    def capped(self) -> bool:
+        """True when more chunks match than were counted (total is then a lower bound)."""
+        return self.total > store.COUNT_CAP
+
 
 def _check_date(value: str | None, name: str) -> str | None:
     if not value:
@@ -228,9 +233,7 @@ def search(
         return Results(hits, total)
     # Readers type what they heard and transcripts have errors: fill up with the chunks
     # holding most of the words, closest together.
-    exact_ids = {
-        r["chunk_id"] for r in store.search_chunks(db, query.strict, limit=total or 1, **filters)
-    }
+    exact_ids = store.match_ids(db, query.strict, limit=max(total, 1), **filters)
     ranked = []
     for r in store.search_chunks(db, query.loose, limit=PARTIAL_POOL, **filters):
         if r["chunk_id"] in exact_ids:

@@ -376,8 +376,8 @@ def list_sources(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 
 _HIT_COLUMNS = (
-    "c.id as chunk_id, c.episode_id, c.start, c.[end], c.text, c.timings, e.title, e.channel, e.published, e.duration, e.webpage_url, "
-    "e.media_url, e.thumbnail, e.source_id"
+    "c.id as chunk_id, c.episode_id, c.start, c.[end], c.text, c.timings, e.title, e.channel, "
+    "e.published, e.duration, e.webpage_url, e.media_url, e.thumbnail, e.source_id"
 )
 
 
@@ -399,6 +399,23 @@ def _filters(source: str | None, date_from: str | None, date_to: str | None
     return "".join(" and " + w for w in where), params
 
 
+# Ranking scores every match; past this many, only the newest matches are ranked, so a
+# query for "the" costs the same on a million chunks as on fifty thousand.
+RANK_WINDOW = 20_000
+# Counting is capped the same way: "10,000+" is as useful as an exact 734,512.
+COUNT_CAP = 10_000
+_FROM = "from chunks_fts f join chunks c on c.id = f.rowid join episodes e on e.id = c.episode_id"
+
+
+def _matching(match: str, extra: str) -> str:
+    # Without filters the FTS table alone answers; joins are only paid for when filtering.
+    return (
+        f"from chunks_fts f where chunks_fts match ?"
+        if not extra
+        else (f"{_FROM} where chunks_fts match ?{extra}")
+    )
+
+
 def search_chunks(
     db: sqlite_utils.Database,
     match: str,
@@ -411,14 +428,55 @@ def search_chunks(
 ) -> list[dict[str, Any]]:
     """Chunks matching an FTS5 MATCH expression, best first, with episode fields and snippet."""
     extra, params = _filters(source, date_from, date_to)
-    sql = (
-        f"select {_HIT_COLUMNS}, bm25(chunks_fts) as rank, "
-        f"snippet(chunks_fts, 0, '{MARK_START}', '{MARK_END}', '…', 32) as snippet "
-        "from chunks_fts join chunks c on c.id = chunks_fts.rowid "
-        "join episodes e on e.id = c.episode_id "
-        f"where chunks_fts match ?{extra} order by rank limit ? offset ?"
+    base = _matching(match, extra)
+    floor = db.execute(
+        f"select f.rowid {base} order by f.rowid desc limit 1 offset ?",
+        [match, *params, RANK_WINDOW],
+    ).fetchone()
+    window = " and f.rowid > ?" if floor else ""
+    # Rank first, carrying only rowid and score through the sort; fetch rows and build
+    # snippets for the page of winners alone.
+    ranked = db.execute(
+        f"select f.rowid, f.rank {base}{window} order by f.rank limit ? offset ?",
+        [match, *params, *([floor[0]] if floor else []), limit, offset],
+    ).fetchall()
+    if not ranked:
+        return []
+    ids = [r[0] for r in ranked]
+    rows = {
+        r["chunk_id"]: r
+        for r in db.query(
+            f"select {_HIT_COLUMNS} from chunks c join episodes e on e.id = c.episode_id "
+            f"where c.id in ({','.join('?' * len(ids))})",
+            ids,
+        )
+    }
+    snippet_sql = (
+        f"select snippet(chunks_fts, 0, '{MARK_START}', '{MARK_END}', '…', 32) "
+        "from chunks_fts where chunks_fts match ? and rowid = ?"
     )
-    return list(db.query(sql, [match, *params, limit, offset]))
+    hits = []
+    for rowid, rank in ranked:
+        row = dict(rows[rowid])
+        row["rank"] = rank
+        row["snippet"] = db.execute(snippet_sql, [match, rowid]).fetchone()[0]
+        hits.append(row)
+    return hits
+
+
+def match_ids(
+    db: sqlite_utils.Database,
+    match: str,
+    *,
+    source: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    limit: int = COUNT_CAP,
+) -> set[int]:
+    """Ids of (up to `limit`) chunks matching an FTS5 expression under the filters."""
+    extra, params = _filters(source, date_from, date_to)
+    sql = f"select f.rowid {_matching(match, extra)} limit ?"
+    return {r[0] for r in db.execute(sql, [match, *params, limit])}
 
 
 def count_chunks(
@@ -429,13 +487,10 @@ def count_chunks(
     date_from: str | None = None,
     date_to: str | None = None,
 ) -> int:
-    """How many chunks match an FTS5 MATCH expression under the filters."""
+    """How many chunks match under the filters, counting at most COUNT_CAP + 1."""
     extra, params = _filters(source, date_from, date_to)
-    sql = (
-        "select count(*) from chunks_fts join chunks c on c.id = chunks_fts.rowid "
-        f"join episodes e on e.id = c.episode_id where chunks_fts match ?{extra}"
-    )
-    return int(db.execute(sql, [match, *params]).fetchone()[0])
+    sql = f"select count(*) from (select 1 {_matching(match, extra)} limit ?)"
+    return int(db.execute(sql, [match, *params, COUNT_CAP + 1]).fetchone()[0])
 
 
 def stats(db: sqlite_utils.Database) -> dict[str, int]:

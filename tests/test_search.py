@@ -204,3 +204,20 @@ def test_match_span_with_phrase_and_repeats():
     assert found is not None
     first, last, count = found
     assert (first, last, count) == (7, 9, 2)
+
+
+def test_very_common_queries_rank_only_the_newest_matches_and_cap_the_count(db, monkeypatch):
+    from indexer import store
+
+    for i in range(12):
+        extra = " budget budget budget" if i == 0 else ""  # the best match is the oldest
+        add_fake_episode(db, [(0.0, f"the river{extra} {i}")], title=f"ep{i}", media_id=str(i))
+    assert search.search(db, "budget river").hits[0].title == "ep0"
+    monkeypatch.setattr(store, "RANK_WINDOW", 5)
+    monkeypatch.setattr(store, "COUNT_CAP", 8)
+    results = search.search(db, "river", limit=20)
+    # Only the 5 newest matches are ranked.
+    assert sorted(h.title for h in results.hits) == sorted(f"ep{i}" for i in range(7, 12))
+    assert results.total == 9 and results.capped
+    # A rare word is not affected by the window.
+    assert search.search(db, "budget").hits[0].title == "ep0"

@@ -118,6 +118,7 @@ def index() -> tuple[str, int]:
         error=error,
         page=page,
         has_next=_has_next(results, page, page_size),
+        count_cap=store.COUNT_CAP,
         sources=store.list_sources(get_db()),
     ), 400 if error else 200
 
@@ -237,7 +238,8 @@ def api_search() -> Response:
     results = _run_search(args, limit, offset)
     return jsonify(
         query=args["text"],
-        total=results.total,
+        total=min(results.total, store.COUNT_CAP),
+        total_capped=results.capped,
         limit=limit,
         offset=offset,
         partial=results.partial,
