@@ -144,7 +144,7 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
         return db
     except StoreError:
         raise
-    except (sqlite3.Error, OSError) as exc:
+    except (sqlite3.Error, OSError, ValueError) as exc:
         raise StoreError(f"can't open database {p}: {exc}") from None
 
 
@@ -329,16 +329,16 @@ def chunk_segments(row: dict[str, Any]) -> list[Segment]:
 
 def segment_at(db: sqlite_utils.Database, episode_id: int, seconds: float) -> Segment | None:
     """The segment being spoken at `seconds` (or the next one after a pause)."""
-    rows = list(
-        db.query(
-            "select start, text, timings from chunks where episode_id = ? and [end] > ? "
-            "order by idx limit 1",
-            [episode_id, seconds],
-        )
+    rows = db.query(
+        "select start, text, timings from chunks where episode_id = ? and [end] > ? order by idx",
+        [episode_id, seconds],
     )
-    if not rows:
-        return None
-    return next((s for s in _decode(rows[0]) if s.end > seconds), None)
+    # A chunk's stored end can pass its last word's end, so the answer may be in the next one.
+    for row in rows:
+        found = next((s for s in _decode(row) if s.end > seconds), None)
+        if found:
+            return found
+    return None
 
 
 def replace_chunks(db: sqlite_utils.Database, episode_id: int, segments: Sequence[Segment],

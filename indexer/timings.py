@@ -54,7 +54,7 @@ def encode(segments: Sequence[Segment], origin: float) -> bytes:
             start, end = round(w.start * 100), round(w.end * 100)
             _varint(out, _zigzag(start - previous))
             _varint(out, max(end - start, 0))
-            previous = end
+            previous = start + max(end - start, 0)  # what decode will see
     return bytes(out)
 
 
@@ -62,7 +62,7 @@ def decode(text: str, blob: bytes, origin: float) -> list[Segment]:
     """Rebuild segments with their words from a chunk's text and timing blob."""
     if not blob or blob[0] != VERSION:
         raise ValueError("unknown timing format")
-    words_text = text.split(" ") if text else []
+    words_text = text.split(" ")
     pos = 1
 
     def read() -> int:
