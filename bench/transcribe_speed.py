@@ -157,13 +157,15 @@ def main() -> None:
     order = [v for v in wanted if v in runners]
 
     times: dict[str, list[float]] = {v: [] for v in order}
+    cpu: dict[str, list[float]] = {v: [] for v in order}
     outputs: dict[str, tuple[str, Words | None]] = {}
     for r in range(args.rounds):
         for v in order[r % len(order) :] + order[: r % len(order)]:  # rotate who goes first
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             outputs[v] = runners[v]()
             times[v].append(time.perf_counter() - began)
-            print(f"round {r + 1} {v}: {times[v][-1]:.1f} s", flush=True)
+            cpu[v].append(time.process_time() - began_cpu)
+            print(f"round {r + 1} {v}: {times[v][-1]:.1f} s, CPU {cpu[v][-1]:.1f} s", flush=True)
     print("end:", load())
 
     rows = []
@@ -181,11 +183,12 @@ def main() -> None:
                 print(v, "per-clip start errors:", " ".join(f"{e:+.2f}" for e in errs))
         if args.verbose:
             print(v, "errors:", " ".join(diff(ref, hyp)))
-        rows.append([v, f"{best:.1f}", f"{med:.1f}", f"{med / seconds:.3f}",
+        rows.append([v, f"{best:.1f}", f"{med:.1f}", f"{statistics.median(cpu[v]):.1f}",
+                     f"{med / seconds:.3f}",
                      f"{ref_time / med:.2f}x", f"{100 * errors / n:.1f}% ({errors}/{n})",
                      len(hyp), timing])  # fmt: skip
     print(f"\n{args.rounds} interleaved rounds, {seconds:.0f} s of audio\n")
-    print(table(["variant", "min s", "median s", "RTF (median)", f"speed vs {order[0]}",
+    print(table(["variant", "min s", "median s", "CPU s (median)", "RTF (median)", f"speed vs {order[0]}",
                  "WER", "words out", "first word - true onset, s (median / max abs)"], rows))  # fmt: skip
 
 

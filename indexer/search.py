@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 import unicodedata
@@ -21,7 +22,7 @@ from .models import Hit, Word
 MAX_TERMS = 32
 MAX_LIMIT = 500
 # Candidates ranked for partial matches; bm25 picks them, word analysis orders them.
-PARTIAL_POOL = 200
+PARTIAL_POOL = 100
 # Open the link a little before the first word: word timestamps can run late.
 LEAD_SECONDS = 0.5
 
@@ -44,6 +45,11 @@ class Query:
     def strict(self) -> str:
         """FTS5 expression requiring every phrase."""
         return " AND ".join('"' + " ".join(p) + '"' for p in self.phrases)
+
+    @property
+    def words(self) -> Query:
+        """The same query with every phrase split into single words."""
+        return Query(tuple(dict.fromkeys((t,) for p in self.phrases for t in p)))
 
     @property
     def loose(self) -> str:
@@ -122,6 +128,70 @@ def match_span(words: Sequence[Word], query: Query) -> tuple[int, int, int] | No
     return best[2], best[3], -best[0]
 
 
+def best_span(words: Sequence[Word], query: Query) -> tuple[int, int, int, int] | None:
+    """The span to link to: (first, last, matched, out of); phrases first, then single words.
+
+    A misheard word breaks a quoted phrase; its other words still say where it was spoken.
+    """
+    span = match_span(words, query)
+    if span and span[2] == len(query.phrases):
+        return (*span, len(query.phrases))
+    loose = query.words
+    by_word = match_span(words, loose) if loose != query else None
+    if by_word and (span is None or by_word[2] / len(loose.phrases) > span[2] / len(query.phrases)):
+        return (*by_word, len(loose.phrases))
+    return (*span, len(query.phrases)) if span else None
+
+
+SNIPPET_WORDS = 32
+
+
+def make_snippet(words: Sequence[Word], span: tuple[int, ...] | None, query: Query | None,
+                 prefixes: tuple[str, ...] = ()) -> str:  # fmt: skip
+    """About SNIPPET_WORDS words around the match, matched words between the mark characters."""
+    first = max(0, span[0] - 8) if span else 0
+    last = min(len(words), first + SNIPPET_WORDS)
+    first = max(0, min(first, last - SNIPPET_WORDS))
+    wanted = {_norm(t) for p in query.phrases for t in p} if query else set()
+    out = []
+    for w in words[first:last]:
+        toks = tokens(w.text)
+        hit = (
+            any(_norm(t) in wanted or t.startswith(prefixes) for t in toks)
+            if prefixes
+            else any(_norm(t) in wanted for t in toks)
+        )
+        out.append(_mark(w.text) if hit else w.text)
+    return ("…" if first > 0 else "") + " ".join(out) + ("…" if last < len(words) else "")
+
+
+def _mark(text: str) -> str:
+    """Mark a word, leaving punctuation around it outside the marks."""
+    match = re.search(r"[^\W_](.*[^\W_])?", text)
+    if not match:
+        return text
+    a, b = match.span()
+    return f"{text[:a]}{store.MARK_START}{text[a:b]}{store.MARK_END}{text[b:]}"
+
+
+def _idf(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]
+         ) -> dict[str, tuple[float, int]]:  # fmt: skip
+    """Each query word's weight (BM25's IDF: rare words weigh more than "the") and count."""
+    total = max(store.chunk_total(db), 1)
+    weights = {}
+    for (token,) in query.phrases:
+        n = store.count_chunks(db, f'"{token}"', **filters)
+        weights[token] = (math.log((total - n + 0.5) / (n + 0.5) + 1.0), n)
+    return weights
+
+
+def _coverage(words: Sequence[Word], weights: dict[str, tuple[float, int]]) -> float:
+    """The share of the query's weight whose words occur in a chunk."""
+    present = {_norm(t) for w in words for t in tokens(w.text)}
+    found = sum(w for token, (w, _) in weights.items() if _norm(token) in present)
+    return found / (sum(w for w, _ in weights.values()) or 1.0)
+
+
 @dataclass
 class Results:
     """A page of hits and how many chunks hold every query word."""
@@ -146,17 +216,19 @@ def _check_date(value: str | None, name: str) -> str | None:
 
 
 def _hit(db: sqlite_utils.Database, row: dict[str, Any], query: Query | None, score: float,
-         partial: bool) -> Hit:  # fmt: skip
-    start, end, matched = float(row["start"]), float(row["end"]), 0
+         partial: bool, prefixes: tuple[str, ...] = ()) -> Hit:  # fmt: skip
+    start, end, matched, terms = float(row["start"]), float(row["end"]), 0, 0
     quote = row["text"]
+    segments = store.chunk_segments(row)
+    words = [w for seg in segments for w in seg.words]
+    span = best_span(words, query) if query is not None else None
+    snippet = make_snippet(words, span, query, prefixes)
     if query is not None:
-        segments = store.chunk_segments(row)
-        words = [w for seg in segments for w in seg.words]
-        span = match_span(words, query)
+        terms = len(query.phrases)
         if span:
             first, last = words[span[0]], words[span[1]]
             start = max(0.0, first.start - LEAD_SECONDS)
-            end, matched = last.end, span[2]
+            end, matched, terms = last.end, span[2], span[3]
             quote = " ".join(
                 seg.text for seg in segments if seg.end >= first.start and seg.start <= last.end
             )
@@ -169,13 +241,13 @@ def _hit(db: sqlite_utils.Database, row: dict[str, Any], query: Query | None, sc
         text=row["text"],
         quote=quote,
         chapter=store.chapter_at(db, row["episode_id"], start),
-        snippet=row.get("snippet") or row["text"],
+        snippet=snippet,
         url=deep_link(page, start) if page else "",
         chunk_id=row["chunk_id"],
         score=score,
         partial=partial,
         matched=matched,
-        terms=len(query.phrases) if query else 0,
+        terms=terms,
         channel=row.get("channel"),
         published=row.get("published"),
         duration=row.get("duration"),
@@ -221,7 +293,8 @@ def search(
             query: Query | None = parse_query(re.sub(r"\b(AND|OR|NOT|NEAR)\b|\w+:", " ", text))
         except QueryError:
             query = None
-        return Results([_hit(db, r, query, r["rank"], False) for r in rows], total)
+        prefixes = tuple(t.lower() for t in re.findall(r"([^\W_]+)\*", text))
+        return Results([_hit(db, r, query, r["rank"], False, prefixes) for r in rows], total)
 
     query = parse_query(text)
     total = store.count_chunks(db, query.strict, **filters)
@@ -234,13 +307,18 @@ def search(
     # Readers type what they heard and transcripts have errors: fill up with the chunks
     # holding most of the words, closest together.
     exact_ids = store.match_ids(db, query.strict, limit=max(total, 1), **filters)
+    weights = _idf(db, query.words, filters)
+    # Words in more passages than the ranking window tell nothing apart: they only add weight.
+    telling = [t for t, (_, n) in weights.items() if n <= store.COUNT_CAP] or list(weights)
+    loose = " OR ".join(f'"{t}"' for t in telling)
     ranked = []
-    for r in store.search_chunks(db, query.loose, limit=PARTIAL_POOL, **filters):
+    for r in store.search_chunks(db, loose, limit=PARTIAL_POOL, **filters):
         if r["chunk_id"] in exact_ids:
             continue
-        span = match_span(_chunk_words(db, r), query)
-        found, width = (span[2], span[1] - span[0]) if span else (0, 10**6)
-        ranked.append(((-found, width, r["rank"]), r))
+        words = _chunk_words(db, r)
+        span = best_span(words, query)
+        width = span[1] - span[0] if span else 10**6
+        ranked.append(((-_coverage(words, weights), width, r["rank"]), r))
     ranked.sort(key=lambda x: x[0])
     start = max(0, offset - total)
     partial = [

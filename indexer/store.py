@@ -426,7 +426,7 @@ def search_chunks(
     limit: int = 20,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Chunks matching an FTS5 MATCH expression, best first, with episode fields and snippet."""
+    """Chunks matching an FTS5 MATCH expression, best first, with their episode's fields."""
     extra, params = _filters(source, date_from, date_to)
     base = _matching(match, extra)
     floor = db.execute(
@@ -434,8 +434,8 @@ def search_chunks(
         [match, *params, RANK_WINDOW],
     ).fetchone()
     window = " and f.rowid > ?" if floor else ""
-    # Rank first, carrying only rowid and score through the sort; fetch rows and build
-    # snippets for the page of winners alone.
+    # Rank first, carrying only rowid and score through the sort; fetch rows for the page
+    # of winners alone.
     ranked = db.execute(
         f"select f.rowid, f.rank {base}{window} order by f.rank limit ? offset ?",
         [match, *params, *([floor[0]] if floor else []), limit, offset],
@@ -451,17 +451,18 @@ def search_chunks(
             ids,
         )
     }
-    snippet_sql = (
-        f"select snippet(chunks_fts, 0, '{MARK_START}', '{MARK_END}', '…', 32) "
-        "from chunks_fts where chunks_fts match ? and rowid = ?"
-    )
     hits = []
     for rowid, rank in ranked:
         row = dict(rows[rowid])
         row["rank"] = rank
-        row["snippet"] = db.execute(snippet_sql, [match, rowid]).fetchone()[0]
         hits.append(row)
     return hits
+
+
+def chunk_total(db: sqlite_utils.Database) -> int:
+    """About how many chunks there are (the largest id: instant, unlike count(*))."""
+    row = db.execute("select max(id) from chunks").fetchone()
+    return int(row[0] or 0)
 
 
 def match_ids(

@@ -234,7 +234,12 @@ def iter_segments(
     try:
         if settings.batch_size > 1:
             pipeline = BatchedInferencePipeline(model)
-            raw, info = pipeline.transcribe(audio, batch_size=settings.batch_size, **options)
+            # With timestamp tokens the model resumes after each segment inside a window;
+            # without them (the pipeline's default) it can end a window early and silently
+            # drop lines (measured in docs/benchmarks.md, "Deep-link precision").
+            raw, info = pipeline.transcribe(
+                audio, batch_size=settings.batch_size, without_timestamps=False, **options
+            )
         else:
             # Without conditioning, one bad window can't start a repetition loop that runs on.
             raw, info = model.transcribe(audio, condition_on_previous_text=False, **options)

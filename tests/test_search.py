@@ -221,3 +221,12 @@ def test_very_common_queries_rank_only_the_newest_matches_and_cap_the_count(db, 
     assert results.total == 9 and results.capped
     # A rare word is not affected by the window.
     assert search.search(db, "budget").hits[0].title == "ep0"
+
+
+def test_a_misheard_word_in_a_quoted_phrase_still_links_to_the_phrase(db):
+    add_fake_episode(db, [(0.0, "intro " * 30 + "the humble bunker repaired the old quarry")])
+    hit = search.search(db, '"the humble banker repaired"').hits[0]
+    assert hit.partial
+    # "the" at word 30 (12.0 s) starts the tightest span of the phrase's words
+    assert hit.start == pytest.approx(12.0 - search.LEAD_SECONDS)
+    assert (hit.matched, hit.terms) == (3, 4)
