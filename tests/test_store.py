@@ -842,17 +842,21 @@ def test_search_row_fields(db: sqlite_utils.Database) -> None:
 
 
 def test_snippet_marks_the_matched_word(db: sqlite_utils.Database) -> None:
+    from indexer import search
+
     add_fake_episode(db, HARBOUR)
-    snippet = store.search_chunks(db, '"oyster"')[0]["snippet"]
+    snippet = search.search(db, "oyster").hits[0].snippet
     assert f"{store.MARK_START}oyster{store.MARK_END}" in snippet
     assert snippet.count(store.MARK_START) == snippet.count(store.MARK_END) == 1
 
 
 def test_snippet_marks_stemmed_and_accented_matches(db: sqlite_utils.Database) -> None:
-    add_fake_episode(db, [(0.0, "The dredging of the Café channel")])
-    snippet = store.search_chunks(db, '"dredge" AND "cafe"')[0]["snippet"]
+    from indexer import search
+
+    add_fake_episode(db, [(0.0, "The dredging of the Café channel.")])
+    snippet = search.search(db, "dredge cafe").hits[0].snippet
     assert f"{store.MARK_START}dredging{store.MARK_END}" in snippet
-    assert f"{store.MARK_START}Café{store.MARK_END}" in snippet
+    assert f"{store.MARK_START}dredging{store.MARK_END} of the {store.MARK_START}Café{store.MARK_END} channel." in snippet
 
 
 def test_search_ranks_and_pages(db: sqlite_utils.Database) -> None:
