@@ -5,6 +5,7 @@ Not a benchmark itself; imported by bench/hints.py and bench/transcribe_speed.py
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import re
@@ -115,6 +116,18 @@ def machine() -> str:
     return (
         f"nproc={os.cpu_count()}, CPU: {cpu}, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}, {date}"
+    )
+
+
+def code_version() -> str:
+    """Fingerprint of the indexer code measured (no git here): sha256 of its modules."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "indexer").glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    tr = (ROOT / "indexer" / "transcribe.py").read_bytes()
+    return (
+        f"indexer/*.py sha256 {digest.hexdigest()[:12]}, "
+        f"indexer/transcribe.py sha256 {hashlib.sha256(tr).hexdigest()[:12]}"
     )
 
 

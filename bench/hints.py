@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import load, machine, norm_words, table, wer
+from common import code_version, load, machine, norm_words, table, wer
 
 from indexer import download, pipeline, search, store, transcribe
 from indexer.config import Settings
@@ -135,6 +135,7 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-hints-"))
     work.mkdir(parents=True, exist_ok=True)
     print(machine())
+    print(code_version())
     print("start:", load())
     settings = Settings(cache_dir=args.cache_dir)
     flags = {"no hints": settings.replace(hints=False), "hints": settings.replace(hints=True)}

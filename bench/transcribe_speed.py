@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import diff, load, machine, norm_words, table, wer
+from common import code_version, diff, load, machine, norm_words, table, wer
 from faster_whisper import WhisperModel, decode_audio
 
 from indexer import transcribe
@@ -127,6 +127,7 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-speed-"))
     work.mkdir(parents=True, exist_ok=True)
     print(machine())
+    print(code_version())
     print("start:", load())
     path = work / "joined.wav"
     seconds, ref, marks = build(path, args.sets)

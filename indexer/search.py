@@ -60,6 +60,8 @@ class Query:
 
 def tokens(text: str) -> list[str]:
     """Split text the way SQLite's unicode61 tokenizer does, lowercased."""
+    if text.isalnum():  # most words: skip the regex
+        return [text.lower()]
     return [t.lower() for t in _TOKEN.findall(text)]
 
 
@@ -185,9 +187,9 @@ def _idf(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]
     return weights
 
 
-def _coverage(words: Sequence[Word], weights: dict[str, tuple[float, int]]) -> float:
-    """The share of the query's weight whose words occur in a chunk."""
-    present = {_norm(t) for w in words for t in tokens(w.text)}
+def _coverage(text: str, weights: dict[str, tuple[float, int]]) -> float:
+    """The share of the query's weight whose words occur in a chunk's text."""
+    present = {_norm(t) for t in tokens(text)}
     found = sum(w for token, (w, _) in weights.items() if _norm(token) in present)
     return found / (sum(w for w, _ in weights.values()) or 1.0)
 
@@ -257,10 +259,6 @@ def _hit(db: sqlite_utils.Database, row: dict[str, Any], query: Query | None, sc
     )
 
 
-def _chunk_words(db: sqlite_utils.Database, row: dict[str, Any]) -> list[Word]:
-    return [w for s in store.chunk_segments(row) for w in s.words]
-
-
 def search(
     db: sqlite_utils.Database,
     text: str,
@@ -311,14 +309,12 @@ def search(
     # Words in more passages than the ranking window tell nothing apart: they only add weight.
     telling = [t for t, (_, n) in weights.items() if n <= store.COUNT_CAP] or list(weights)
     loose = " OR ".join(f'"{t}"' for t in telling)
-    ranked = []
-    for r in store.search_chunks(db, loose, limit=PARTIAL_POOL, **filters):
-        if r["chunk_id"] in exact_ids:
-            continue
-        words = _chunk_words(db, r)
-        span = best_span(words, query)
-        width = span[1] - span[0] if span else 10**6
-        ranked.append(((-_coverage(words, weights), width, r["rank"]), r))
+    # Candidates are ordered by the text alone; only the page's winners are decoded.
+    ranked = [
+        ((-_coverage(r["text"], weights), r["rank"]), r)
+        for r in store.search_chunks(db, loose, limit=PARTIAL_POOL, **filters)
+        if r["chunk_id"] not in exact_ids
+    ]
     ranked.sort(key=lambda x: x[0])
     start = max(0, offset - total)
     partial = [
