@@ -401,7 +401,7 @@ def _filters(source: str | None, date_from: str | None, date_to: str | None
 
 # Ranking scores every match; past this many, only the newest matches are ranked, so a
 # query for "the" costs the same on a million chunks as on fifty thousand.
-RANK_WINDOW = 20_000
+RANK_WINDOW = 10_000
 # Counting is capped the same way: "10,000+" is as useful as an exact 734,512.
 COUNT_CAP = 10_000
 _FROM = "from chunks_fts f join chunks c on c.id = f.rowid join episodes e on e.id = c.episode_id"
