@@ -2,20 +2,22 @@
 
 Joins the real recordings in /work/shared/audio (jfk.flac, LJ001-0001..4.wav) with known,
 varied gaps into one multi-minute file, then transcribes it with the same bundled whisper
-base model in several ways, interleaved round by round (A, B, C, ..., A, B, C, ...) so that
-load from other processes hits every variant alike (the order rotates each round). Model loading is not timed (each model
-is loaded once before the first round); the indexer variants' time includes decoding the
-file, the plain ones get already decoded samples.
+base model in several ways, interleaved round by round (A, B, C, ..., B, C, ..., A), the
+order rotating each round, so that load from other processes hits every variant alike.
+Model loading is not timed (each model is loaded once before the first round); the indexer
+variants' time includes decoding the file, the plain ones get already decoded samples.
+WER is against the reference texts (lowercase, no punctuation, simple word Levenshtein).
 
   A  plain        WhisperModel(path) defaults (compute_type="default", beam 5, no words)
   B  plain+words  the same with word_timestamps=True, vad_filter=True
   C  indexer      indexer.transcribe.transcribe(path, Settings()): batched 8, beam 1, int8
   D  batched b5   the same with beam_size=5
   E  sequential   the same with batch_size=1
-  F  plain+words int8  B with compute_type="int8" (separates quantisation from batching)
+  F  plain int8   B with compute_type="int8" (separates quantisation from batching)
   C4              C with cpu_threads=4 (Settings' cpu_threads=0 means one per core)
 
-Run:  .venv/bin/python bench/transcribe_speed.py [--rounds 3] [--sets 5] [--variants A,B,C]
+Run:  .venv/bin/python bench/transcribe_speed.py [--rounds 4] [--sets 5] [--variants A,B,C]
+      [--verbose]   (4 rounds x 7 variants of 4 minutes of audio: ~10 min on 2 cores)
 """
 
 from __future__ import annotations

@@ -140,17 +140,44 @@ def model_label(settings: Settings) -> str:
     return "whisper-base" if settings.model in ("", DEFAULT_MODEL, "bundled") else settings.model
 
 
+# A run of capitalised words (names keep their small particles: "Aoife Ní Bhriain").
+_NAME = re.compile(r"\b[A-Z\u00C0-\u024F][\w'’.-]*(?:\s+(?:(?:de|da|van|von|der|ní|ó|mac|al|bin|le)\s+)?"
+                   r"[A-Z\u00C0-\u024F][\w'’.-]*)*")  # fmt: skip
+
+
+_COMMON = set(
+    "the a an this that these those and but or also in on at of for with from to by our my "
+    "your his her their its we you they he she it i today tonight this week episode show "
+    "listen join guest guests plus more".split()
+)
+
+
+def _plain(text: str) -> str:
+    text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    text = re.sub(r"https?://\S+", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def build_hints(title: str | None, description: str | None) -> str | None:
-    """Vocabulary hints from an episode's title and show notes, as plain text."""
-    parts = []
-    for text in (title, description):
-        if not text:
-            continue
-        text = html.unescape(re.sub(r"<[^>]+>", " ", text))
-        text = re.sub(r"https?://\S+", " ", text)
-        text = re.sub(r"\s+", " ", text).strip()
-        if text:
-            parts.append(text)
+    """Vocabulary hints: the title, then the names and unusual words of the show notes.
+
+    Whole show-note sentences are not passed: the model would sometimes write their
+    wording instead of what was said (measured in docs/benchmarks.md).
+    """
+    parts = [_plain(title)] if title and _plain(title) else []
+    if description:
+        notes = _plain(description)
+        names = [m.group(0) for m in _NAME.finditer(notes)]
+        # Single capitalised words at a sentence start are usually ordinary words.
+        names = [
+            n for n in names if " " in n or not re.search(rf"(^|[.!?]\s+){re.escape(n)}\b", notes)
+        ]
+        rare = [w for w in re.findall(r"\b\w*\d\w*[A-Za-z]\w*\b|\b\w*[^\x00-\x7F]\w*\b", notes)]
+        terms = list(dict.fromkeys(n.strip(".") for n in names + rare if len(n) > 1))
+        terms = [t for t in terms if t.lower() not in _COMMON
+                 and not any(t != o and t in o for o in terms)]  # fmt: skip
+        if terms:
+            parts.append(", ".join(terms))
     hint = ". ".join(parts)
     if len(hint) > MAX_HINT_CHARS:
         hint = hint[:MAX_HINT_CHARS].rsplit(" ", 1)[0]

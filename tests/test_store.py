@@ -856,7 +856,10 @@ def test_snippet_marks_stemmed_and_accented_matches(db: sqlite_utils.Database) -
     add_fake_episode(db, [(0.0, "The dredging of the Café channel.")])
     snippet = search.search(db, "dredge cafe").hits[0].snippet
     assert f"{store.MARK_START}dredging{store.MARK_END}" in snippet
-    assert f"{store.MARK_START}dredging{store.MARK_END} of the {store.MARK_START}Café{store.MARK_END} channel." in snippet
+    assert (
+        f"{store.MARK_START}dredging{store.MARK_END} of the {store.MARK_START}Café{store.MARK_END} channel."
+        in snippet
+    )
 
 
 def test_search_ranks_and_pages(db: sqlite_utils.Database) -> None:
