@@ -35,24 +35,118 @@ sys.path.insert(0, str(ROOT))
 from tests.speech import RATE, espeak, write_wav  # noqa: E402
 
 VOICES = ["en-us", "en-gb", "en-gb+f3", "en-us+m3"]
-ADJECTIVES = (
-    "angry busy careful distant early famous gentle hidden honest local lucky modern narrow "
-    "noisy patient quiet rapid rural silent sudden tiny urban vivid wealthy young bright "
-    "brave calm clever eager fierce golden humble polite proud rusty sharp shiny smooth"
-).split()
-NOUNS = (
-    "baker farmer sailor teacher doctor painter miner pilot nurse tailor driver lawyer "
-    "student banker singer dancer builder gardener butcher plumber surgeon captain judge "
-    "poet chemist writer waiter cashier porter cyclist fisherman carpenter mechanic"
-).split()
-VERBS = (
-    "visited repaired painted cleaned inspected photographed measured described defended "
-    "criticised praised delayed opened closed protected rebuilt"
-).split()
-PLACES = (
-    "harbour bridge market library station hospital museum stadium cathedral warehouse "
-    "lighthouse orchard vineyard quarry airport brewery"
-).split()
+ADJECTIVES = [
+    "angry",
+    "busy",
+    "careful",
+    "distant",
+    "early",
+    "famous",
+    "gentle",
+    "hidden",
+    "honest",
+    "local",
+    "lucky",
+    "modern",
+    "narrow",
+    "noisy",
+    "patient",
+    "quiet",
+    "rapid",
+    "rural",
+    "silent",
+    "sudden",
+    "tiny",
+    "urban",
+    "vivid",
+    "wealthy",
+    "young",
+    "bright",
+    "brave",
+    "calm",
+    "clever",
+    "eager",
+    "fierce",
+    "golden",
+    "humble",
+    "polite",
+    "proud",
+    "rusty",
+    "sharp",
+    "shiny",
+    "smooth",
+]
+NOUNS = [
+    "baker",
+    "farmer",
+    "sailor",
+    "teacher",
+    "doctor",
+    "painter",
+    "miner",
+    "pilot",
+    "nurse",
+    "tailor",
+    "driver",
+    "lawyer",
+    "student",
+    "banker",
+    "singer",
+    "dancer",
+    "builder",
+    "gardener",
+    "butcher",
+    "plumber",
+    "surgeon",
+    "captain",
+    "judge",
+    "poet",
+    "chemist",
+    "writer",
+    "waiter",
+    "cashier",
+    "porter",
+    "cyclist",
+    "fisherman",
+    "carpenter",
+    "mechanic",
+]
+VERBS = [
+    "visited",
+    "repaired",
+    "painted",
+    "cleaned",
+    "inspected",
+    "photographed",
+    "measured",
+    "described",
+    "defended",
+    "criticised",
+    "praised",
+    "delayed",
+    "opened",
+    "closed",
+    "protected",
+    "rebuilt",
+]
+PLACES = [
+    "harbour",
+    "bridge",
+    "market",
+    "library",
+    "station",
+    "hospital",
+    "museum",
+    "stadium",
+    "cathedral",
+    "warehouse",
+    "lighthouse",
+    "orchard",
+    "vineyard",
+    "quarry",
+    "airport",
+    "brewery",
+]
 ENDINGS = (
     "before the storm arrived",
     "during the long winter",

@@ -370,7 +370,9 @@ def pick_queries(db: Any, corpus: Corpus, vocab: Vocab, n: int, n_hard: int,
             out.append(Q("common words", text))
     # The rarest words that occur at all (a bigger corpus has fewer words in only 1-3 chunks).
     occurring = sorted((vocab.df[s], vocab.surface[s]) for s in vocab.content if vocab.df[s] >= 1)
-    rare = sorted(w for df, w in occurring if df <= max(3, occurring[min(50, len(occurring) - 1)][0]))
+    rare = sorted(
+        w for df, w in occurring if df <= max(3, occurring[min(50, len(occurring) - 1)][0])
+    )
     while sum(q.cls == "one rare word" for q in out) < n_hard:
         text = f"{log_uniform(1)[0]} {rng.choice(rare)}"
         if text not in seen:

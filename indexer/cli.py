@@ -166,7 +166,7 @@ def add(ctx: click.Context, targets: tuple[str, ...], force: bool, model: str | 
     if not reporter.tty:
         reporter.started = lambda item: None  # type: ignore[method-assign]
     if as_json:
-        reporter.finished = lambda r: click.echo(json.dumps(r.__dict__))  # type: ignore[method-assign]
+        reporter.finished = lambda r: click.echo(json.dumps(r.__dict__))  # type: ignore[method-assign,assignment]
     results = list(pipeline.index_targets(db, list(targets), settings, force=force,
                                           reporter=reporter))  # fmt: skip
     failed = [r for r in results if r.status == "failed"]

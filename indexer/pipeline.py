@@ -12,9 +12,9 @@ import sqlite_utils
 
 from . import download, export, store, transcribe
 from .chunk import chunk_segments
-from .timings import estimate_words
 from .config import Settings
 from .models import MediaItem, Segment, Transcript
+from .timings import estimate_words
 
 ALREADY = "already indexed (use --force to transcribe again)"
 

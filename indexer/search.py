@@ -274,7 +274,7 @@ def search(
     if limit < 1 or offset < 0:
         raise QueryError("limit must be at least 1 and offset at least 0")
     limit = min(limit, MAX_LIMIT)
-    filters = dict(
+    filters: dict[str, Any] = dict(
         source=source,
         date_from=_check_date(date_from, "from"),
         date_to=_check_date(date_to, "to"),

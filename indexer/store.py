@@ -30,7 +30,7 @@ class StoreError(Exception):
 
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db["sources"].create(
+    db.table("sources").create(
         {
             "id": int, "url": str, "name": str, "followed": int, "added_at": str,
             "last_refresh": str, "last_error": str,
@@ -39,8 +39,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         not_null={"url"},
         defaults={"followed": 0},
     )  # fmt: skip
-    db["sources"].create_index(["url"], unique=True)
-    db["episodes"].create(
+    db.table("sources").create_index(["url"], unique=True)
+    db.table("episodes").create(
         {
             "id": int, "source_id": int, "key": str, "extractor": str, "media_id": str,
             "title": str, "channel": str, "published": str, "duration": float,
@@ -52,24 +52,26 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         not_null={"key", "title"},
         foreign_keys=[("source_id", "sources", "id")],
     )  # fmt: skip
-    db["episodes"].create_index(["key"], unique=True)
-    db["episodes"].create_index(["source_id", "published"])
-    db["episodes"].create_index(["published"])
-    db["segments"].create(
+    db.table("episodes").create_index(["key"], unique=True)
+    db.table("episodes").create_index(["source_id", "published"])
+    db.table("episodes").create_index(["published"])
+    db.table("segments").create(
         {"id": int, "episode_id": int, "idx": int, "start": float, "end": float,
          "text": str, "words": str},
         pk="id",
         foreign_keys=[("episode_id", "episodes", "id")],
     )  # fmt: skip
-    db["segments"].create_index(["episode_id", "idx"], unique=True)
-    db["chunks"].create(
+    db.table("segments").create_index(["episode_id", "idx"], unique=True)
+    db.table("chunks").create(
         {"id": int, "episode_id": int, "idx": int, "start": float, "end": float,
          "text": str, "first_segment": int, "last_segment": int},
         pk="id",
         foreign_keys=[("episode_id", "episodes", "id")],
     )  # fmt: skip
-    db["chunks"].create_index(["episode_id", "idx"], unique=True)
-    db["chunks"].enable_fts(["text"], fts_version="FTS5", create_triggers=True, tokenize=TOKENIZE)
+    db.table("chunks").create_index(["episode_id", "idx"], unique=True)
+    db.table("chunks").enable_fts(
+        ["text"], fts_version="FTS5", create_triggers=True, tokenize=TOKENIZE
+    )
 
 
 @migrations()
@@ -78,19 +80,19 @@ def m002_follow_and_chapters(db: sqlite_utils.Database) -> None:
     for column in ("kind", "etag", "last_modified"):
         sources.add_column(column, str)
     db.table("episodes").add_column("transcript_url", str)
-    db["failures"].create(
+    db.table("failures").create(
         {"id": int, "source_id": int, "key": str, "title": str, "url": str, "error": str,
          "attempts": int, "last_attempt": str, "next_attempt": str},
         pk="id",
         foreign_keys=[("source_id", "sources", "id")],
     )  # fmt: skip
-    db["failures"].create_index(["key"], unique=True)
-    db["chapters"].create(
+    db.table("failures").create_index(["key"], unique=True)
+    db.table("chapters").create(
         {"id": int, "episode_id": int, "start": float, "title": str},
         pk="id",
         foreign_keys=[("episode_id", "episodes", "id")],
     )
-    db["chapters"].create_index(["episode_id", "start"])
+    db.table("chapters").create_index(["episode_id", "start"])
 
 
 @migrations()
@@ -181,6 +183,7 @@ def source_id_for(db: sqlite_utils.Database, url: str, name: str | None = None) 
     with db.atomic():
         table = db.table("sources")
         table.insert({"url": url, "name": name, "added_at": _now()})
+        assert table.last_pk is not None
         return int(table.last_pk)
 
 
@@ -234,6 +237,7 @@ def save_episode(
                     "indexed_at": _now(),
                 }
             )
+            assert episodes.last_pk is not None
             episode_id = int(episodes.last_pk)
             _insert_chunks(db, episode_id, transcript.segments, chunks)
             db.table("chapters").insert_all(
@@ -410,7 +414,7 @@ _FROM = "from chunks_fts f join chunks c on c.id = f.rowid join episodes e on e.
 def _matching(match: str, extra: str) -> str:
     # Without filters the FTS table alone answers; joins are only paid for when filtering.
     return (
-        f"from chunks_fts f where chunks_fts match ?"
+        "from chunks_fts f where chunks_fts match ?"
         if not extra
         else (f"{_FROM} where chunks_fts match ?{extra}")
     )

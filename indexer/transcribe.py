@@ -146,9 +146,54 @@ _NAME = re.compile(r"\b[A-Z\u00C0-\u024F][\w'’.-]*(?:\s+(?:(?:de|da|van|von|de
 
 
 _COMMON = set(
-    "the a an this that these those and but or also in on at of for with from to by our my "
-    "your his her their its we you they he she it i today tonight this week episode show "
-    "listen join guest guests plus more".split()
+    [
+        "the",
+        "a",
+        "an",
+        "this",
+        "that",
+        "these",
+        "those",
+        "and",
+        "but",
+        "or",
+        "also",
+        "in",
+        "on",
+        "at",
+        "of",
+        "for",
+        "with",
+        "from",
+        "to",
+        "by",
+        "our",
+        "my",
+        "your",
+        "his",
+        "her",
+        "their",
+        "its",
+        "we",
+        "you",
+        "they",
+        "he",
+        "she",
+        "it",
+        "i",
+        "today",
+        "tonight",
+        "this",
+        "week",
+        "episode",
+        "show",
+        "listen",
+        "join",
+        "guest",
+        "guests",
+        "plus",
+        "more",
+    ]
 )
 
 

@@ -89,6 +89,14 @@ def _has_next(results: search.Results | None, page: int, page_size: int) -> bool
     return page * page_size < results.total or results.partial
 
 
+def _episode_or_404(episode_id: int) -> tuple[Any, dict[str, Any]]:
+    db = get_db()
+    row = store.get_episode(db, episode_id)
+    if row is None:
+        abort(404, f"No episode {episode_id}.")
+    return db, row
+
+
 def _group(hits: list[Hit]) -> list[dict[str, Any]]:
     """Hits grouped by episode, episodes in the order of their best hit."""
     groups: dict[int, dict[str, Any]] = {}
@@ -125,10 +133,7 @@ def index() -> tuple[str, int]:
 
 @bp.get(f"/episodes/<{EPISODE_ID}:episode_id>")
 def episode(episode_id: int) -> str:
-    db = get_db()
-    row = store.get_episode(db, episode_id)
-    if row is None:
-        abort(404, f"No episode {episode_id}.")
+    db, row = _episode_or_404(episode_id)
     start = 0.0
     if request.args.get("t"):
         try:
@@ -173,10 +178,7 @@ def _player(row: dict[str, Any], start: float) -> dict[str, str] | None:
 def transcript(episode_id: int, fmt: str) -> Response:
     if fmt not in export.FORMATS:
         abort(404, f"No transcript format '{fmt}'; use srt, vtt, json or txt.")
-    db = get_db()
-    row = store.get_episode(db, episode_id)
-    if row is None:
-        abort(404, f"No episode {episode_id}.")
+    db, row = _episode_or_404(episode_id)
     body = export.export_transcript(store.get_segments(db, episode_id), fmt, title=row["title"],
                                     language=row["language"])  # fmt: skip
     kinds = {"srt": "application/x-subrip", "vtt": "text/vtt", "json": "application/json",
@@ -249,10 +251,7 @@ def api_search() -> Response:
 
 @bp.get(f"/api/episodes/<{EPISODE_ID}:episode_id>")
 def api_episode(episode_id: int) -> Response:
-    db = get_db()
-    row = store.get_episode(db, episode_id)
-    if row is None:
-        abort(404, f"No episode {episode_id}.")
+    db, row = _episode_or_404(episode_id)
     page = row["webpage_url"] or row["media_url"] or ""
     fields = ("id", "title", "channel", "published", "duration", "webpage_url", "media_url",
               "language", "thumbnail", "transcript_origin", "model", "indexed_at",
