@@ -14,7 +14,6 @@ from . import download, export, store, transcribe
 from .chunk import chunk_segments
 from .config import Settings
 from .models import MediaItem, Segment, Transcript
-from .timings import estimate_words
 
 ALREADY = "already indexed (use --force to transcribe again)"
 
@@ -141,7 +140,8 @@ def index_item(
         if provided is None and settings.subtitles:
             provided = _creator_subtitles(item, settings)
         if provided is not None:
-            segments = tuple(estimate_words(s) for s in provided.segments if s.text.strip())
+            # Cues without word timings get estimated ones when stored.
+            segments = tuple(s for s in provided.segments if s.text.strip())
             if not segments:
                 raise transcribe.TranscriptionError("the publisher's transcript is empty")
             duration = item.duration or segments[-1].end
@@ -194,11 +194,11 @@ def _creator_subtitles(item: MediaItem, settings: Settings) -> Provided | None:
     if found is None:
         return None
     url, fmt, lang = found
-    text = download.http_get(url).body.decode("utf-8", errors="replace")
     try:
+        text = download.http_get(url).body.decode("utf-8", errors="replace")
         segments = tuple(export.parse_transcript(text, fmt))
-    except ValueError:
-        return None  # unreadable subtitles: transcribe instead
+    except (download.DownloadError, ValueError):
+        return None  # unreachable or unreadable subtitles: transcribe instead
     return Provided(segments, url, lang, origin="subtitles")
 
 

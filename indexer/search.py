@@ -303,12 +303,12 @@ def search(
     if len(hits) >= limit or len(query.phrases) < 2 and all(len(p) == 1 for p in query.phrases):
         return Results(hits, total)
     # Readers type what they heard and transcripts have errors: fill up with the chunks
-    # holding most of the words, closest together.
+    # holding the most telling of the words.
     exact_ids = store.match_ids(db, query.strict, limit=max(total, 1), **filters)
     weights = _idf(db, query.words, filters)
     # Words in more passages than the ranking window tell nothing apart: they only add weight.
     telling = [t for t, (_, n) in weights.items() if n <= store.COUNT_CAP] or list(weights)
-    loose = " OR ".join(f'"{t}"' for t in telling)
+    loose = Query(tuple((t,) for t in telling)).loose
     # Candidates are ordered by the text alone; only the page's winners are decoded.
     ranked = [
         ((-_coverage(r["text"], weights), r["rank"]), r)
