@@ -78,8 +78,9 @@ def cli(ctx: click.Context, db: str | None, config: str | None) -> None:
 class _Progress:
     """Progress bars on a terminal; one line per item otherwise (cron)."""
 
-    def __init__(self, tty: bool) -> None:
+    def __init__(self, tty: bool, as_json: bool = False) -> None:
         self.tty = tty
+        self.as_json = as_json
         self.bar: tqdm | None = None
         self.phase = ""
 
@@ -116,7 +117,10 @@ class _Progress:
 
     def finished(self, result: pipeline.ItemResult) -> None:
         self._close()
-        click.echo(_result_line(result), err=result.status == "failed")
+        if self.as_json:
+            click.echo(json.dumps(result.__dict__))
+        else:
+            click.echo(_result_line(result), err=result.status == "failed")
 
 
 def _result_line(r: pipeline.ItemResult) -> str:
@@ -162,11 +166,7 @@ def add(ctx: click.Context, targets: tuple[str, ...], force: bool, model: str | 
                          chunk_seconds=chunk_seconds, batch_size=batch_size,
                          hints=False if no_hints else None, subtitles=subtitles)  # fmt: skip
     db = store.open_db(settings.db)
-    reporter = _Progress(sys.stderr.isatty() and not as_json)
-    if not reporter.tty:
-        reporter.started = lambda item: None  # type: ignore[method-assign]
-    if as_json:
-        reporter.finished = lambda r: click.echo(json.dumps(r.__dict__))  # type: ignore[method-assign,assignment]
+    reporter = _Progress(sys.stderr.isatty() and not as_json, as_json=as_json)
     results = list(pipeline.index_targets(db, list(targets), settings, force=force,
                                           reporter=reporter))  # fmt: skip
     failed = [r for r in results if r.status == "failed"]

@@ -127,6 +127,15 @@ def _due(db: sqlite_utils.Database, key: str, opts: Options) -> str | None:
     return f"failed {failure['attempts']} time(s), next try after {failure['next_attempt']}"
 
 
+def _remember_failure(db: sqlite_utils.Database, source: dict, item: MediaItem, error: str,
+                      opts: Options) -> None:  # fmt: skip
+    """Record a failure; each new one doubles the wait before the next try."""
+    failure = store.failure_for(db, item.key)
+    attempts = (failure["attempts"] if failure else 0) + 1
+    store.record_failure(db, source["id"], item.key, item.title, item.media_url, error,
+                         attempts, _backoff(attempts, opts.retry_seconds))  # fmt: skip
+
+
 def _run_item(db: sqlite_utils.Database, settings: Settings, source: dict, item: MediaItem,
               opts: Options, reporter: pipeline.Reporter | None,
               **extra: object) -> pipeline.ItemResult:  # fmt: skip
@@ -134,10 +143,7 @@ def _run_item(db: sqlite_utils.Database, settings: Settings, source: dict, item:
         reporter.started(item)
     result = pipeline.index_item(db, item, settings, reporter=reporter, **extra)  # type: ignore[arg-type]
     if result.status == "failed":
-        failure = store.failure_for(db, item.key)
-        attempts = (failure["attempts"] if failure else 0) + 1
-        store.record_failure(db, source["id"], item.key, item.title, item.media_url,
-                             result.error or "failed", _backoff(attempts, opts.retry_seconds))  # fmt: skip
+        _remember_failure(db, source, item, result.error or "failed", opts)
     if reporter:
         reporter.finished(result)
     return result
@@ -183,8 +189,7 @@ def _refresh_feed(db: sqlite_utils.Database, settings: Settings, source: dict, o
                 )
         except (download.DownloadError, ValueError) as exc:
             failed = pipeline.ItemResult(source["url"], item.title, "failed", error=str(exc))
-            store.record_failure(db, source["id"], item.key, item.title, item.media_url,
-                                 str(exc), _backoff(1, opts.retry_seconds))  # fmt: skip
+            _remember_failure(db, source, item, str(exc), opts)
             yield failed
             continue
         yield _run_item(db, settings, source, item, opts, reporter, **extra)

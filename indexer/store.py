@@ -411,7 +411,7 @@ COUNT_CAP = 10_000
 _FROM = "from chunks_fts f join chunks c on c.id = f.rowid join episodes e on e.id = c.episode_id"
 
 
-def _matching(match: str, extra: str) -> str:
+def _matching(extra: str) -> str:
     # Without filters the FTS table alone answers; joins are only paid for when filtering.
     return (
         "from chunks_fts f where chunks_fts match ?"
@@ -432,7 +432,7 @@ def search_chunks(
 ) -> list[dict[str, Any]]:
     """Chunks matching an FTS5 MATCH expression, best first, with their episode's fields."""
     extra, params = _filters(source, date_from, date_to)
-    base = _matching(match, extra)
+    base = _matching(extra)
     floor = db.execute(
         f"select f.rowid {base} order by f.rowid desc limit 1 offset ?",
         [match, *params, RANK_WINDOW],
@@ -480,7 +480,7 @@ def match_ids(
 ) -> set[int]:
     """Ids of (up to `limit`) chunks matching an FTS5 expression under the filters."""
     extra, params = _filters(source, date_from, date_to)
-    sql = f"select f.rowid {_matching(match, extra)} limit ?"
+    sql = f"select f.rowid {_matching(extra)} limit ?"
     return {r[0] for r in db.execute(sql, [match, *params, limit])}
 
 
@@ -494,7 +494,7 @@ def count_chunks(
 ) -> int:
     """How many chunks match under the filters, counting at most COUNT_CAP + 1."""
     extra, params = _filters(source, date_from, date_to)
-    sql = f"select count(*) from (select 1 {_matching(match, extra)} limit ?)"
+    sql = f"select count(*) from (select 1 {_matching(extra)} limit ?)"
     return int(db.execute(sql, [match, *params, COUNT_CAP + 1]).fetchone()[0])
 
 
@@ -588,14 +588,11 @@ def failure_for(db: sqlite_utils.Database, key: str) -> dict[str, Any] | None:
 
 
 def record_failure(db: sqlite_utils.Database, source_id: int | None, key: str, title: str,
-                   url: str | None, error: str, next_attempt: str) -> int:  # fmt: skip
-    """Remember that an item failed; returns how many times it has failed."""
-    old = failure_for(db, key)
-    attempts = (old["attempts"] if old else 0) + 1
+                   url: str | None, error: str, attempts: int, next_attempt: str) -> None:  # fmt: skip
+    """Remember that an item failed for the `attempts`-th time and when to try it again."""
     with db.atomic():
         db.table("failures").upsert(
             {"key": key, "source_id": source_id, "title": title, "url": url, "error": error,
              "attempts": attempts, "last_attempt": _now(), "next_attempt": next_attempt},
             pk="key",
         )  # fmt: skip
-    return attempts
