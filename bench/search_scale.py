@@ -767,6 +767,7 @@ def main() -> None:
         help="build the index first (--no-build reuses --db)",
     )
     parser.add_argument("--resume", action="store_true", help="continue an interrupted build")
+    parser.add_argument("--build-only", action="store_true", help="build, report size, stop")
     parser.add_argument("--queries", type=int, default=50, help="queries per typical class")
     parser.add_argument("--hard-queries", type=int, default=10, help="queries per hard class")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each query")
@@ -804,6 +805,9 @@ def main() -> None:
     r["size"] = sizes(args.db)
     log(f"  file {mb(r['size']['file'])}, raw text {mb(r['size']['raw_bytes'])}, "
         f"ratio {r['size']['file'] / r['size']['raw_bytes']:.2f}x")  # fmt: skip
+    if args.build_only:
+        print(json.dumps(r["size"], indent=1))
+        return
     corpus = Corpus(args.seed)
     db = store.open_db(args.db, readonly=True)
     log("reading the vocabulary and picking queries ...")

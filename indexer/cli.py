@@ -338,6 +338,24 @@ def rechunk(ctx: click.Context, episode_ids: tuple[int, ...], chunk_seconds: flo
 
 
 @cli.command()
+@click.pass_context
+@friendly_errors
+def optimize(ctx: click.Context) -> None:
+    """Compact the database: merge the search index, then VACUUM.
+
+    Needs free disk space about the size of the database, and no other writer while it
+    runs (searches may go on). Worth it after indexing many episodes.
+
+    \b
+    Example:
+        indexer optimize
+    """
+    db = store.open_db(_settings(ctx).db)
+    before, after = store.optimize(db)
+    click.echo(f"{before / 1e6:,.1f} MB -> {after / 1e6:,.1f} MB")
+
+
+@cli.command()
 @click.option("--query", default="bicycle lanes", show_default=True, help="What to search for.")
 @click.pass_context
 @friendly_errors

@@ -20,6 +20,7 @@ from .models import Chunk, MediaItem, Segment, Transcript, Word
 MARK_START = "\ue000"
 MARK_END = "\ue001"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
+PAGE_SIZE = 16384
 
 migrations = Migrations("podcast-indexer")
 
@@ -115,6 +116,23 @@ def m003_compact_timings(db: sqlite_utils.Database) -> None:
     db.execute("alter table chunks drop column last_segment")
 
 
+@migrations()
+def m004_timings_v2(db: sqlite_utils.Database) -> None:
+    """Re-pack word timings in the smaller format (one varint for most words)."""
+    while True:
+        rows = db.execute(
+            "select id, start, text, timings from chunks where substr(timings, 1, 1) = x'01' "
+            "limit 2000"
+        ).fetchall()
+        if not rows:
+            return
+        db.conn.executemany(
+            "update chunks set timings = ? where id = ?",
+            [(timings.encode(timings.decode(text, blob, start), start), id_)
+             for id_, start, text, blob in rows],
+        )  # fmt: skip
+
+
 def _legacy_segment(row: dict[str, Any]) -> Segment:
     words = tuple(Word(w[0], w[1], w[2], w[3]) for w in json.loads(row["words"] or "[]"))
     return Segment(row["start"], row["end"], row["text"], words)
@@ -139,6 +157,9 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
             p.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite_utils.Database(p)
         db.execute("PRAGMA busy_timeout = 30000")
+        # Only takes effect on a new, empty file: 16 KiB pages waste less space at the end
+        # of each page with rows of ~1 KB than the default 4 KiB (about 0.15x the text).
+        db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         db.execute("PRAGMA foreign_keys = ON")
         if str(p) != ":memory:":
             db.enable_wal()
@@ -496,6 +517,32 @@ def count_chunks(
     extra, params = _filters(source, date_from, date_to)
     sql = f"select count(*) from (select 1 {_matching(extra)} limit ?)"
     return int(db.execute(sql, [match, *params, COUNT_CAP + 1]).fetchone()[0])
+
+
+def optimize(db: sqlite_utils.Database) -> tuple[int, int]:
+    """Merge the search index and rewrite the file compactly; returns bytes before and after.
+
+    Also moves a database made before PAGE_SIZE was the default onto the larger pages.
+    """
+
+    def size() -> int:
+        return int(db.execute("select page_count * page_size from pragma_page_count(), "
+                              "pragma_page_size()").fetchone()[0])  # fmt: skip
+
+    before = size()
+    try:
+        with db.atomic():
+            db.execute("insert into chunks_fts(chunks_fts) values('optimize')")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # The page size can only change outside WAL mode.
+        db.execute("PRAGMA journal_mode = delete")
+        db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        db.execute("VACUUM")
+    except sqlite3.Error as exc:
+        raise StoreError(_describe(exc)) from None
+    finally:
+        db.execute("PRAGMA journal_mode = wal")
+    return before, size()
 
 
 def stats(db: sqlite_utils.Database) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -134,10 +135,9 @@ def media_server(
             pass
 
         def handle(self) -> None:
-            try:
+            # yt-dlp closes the connection once it has sniffed a file's type.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 super().handle()
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # yt-dlp closes the connection once it has sniffed a file's type
 
         def do_GET(self) -> None:
             server.requests.append(self.path)

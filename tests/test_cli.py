@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
 
 from indexer import store
@@ -103,6 +104,28 @@ def test_rechunk_keeps_transcript(env):
     assert result.exit_code == 0
     db = store.open_db(env["INDEXER_DB"])
     assert db.table("chunks").count == 6 and len(store.get_segments(db, episode)) == 12
+
+
+def test_optimize_moves_an_old_small_page_database_to_large_pages(env):
+    path = env["INDEXER_DB"]
+    old = sqlite_utils.Database(path)
+    old.execute("PRAGMA page_size = 4096")  # as databases made before version 0.2 had
+    store.migrations.apply(old)
+    old.close()
+    db = store.open_db(path)
+    assert db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    first = add_fake_episode(db, [(float(t), f"harbour sentence {t}.") for t in range(0, 600, 5)])
+    second = add_fake_episode(db, [(0.0, "second episode about oysters.")], media_id="ep2")
+    store.delete_episode(db, first)
+    db.close()
+    result = invoke("optimize")
+    assert result.exit_code == 0 and " MB -> " in result.output
+    db = store.open_db(path)
+    assert db.execute("PRAGMA page_size").fetchone()[0] == store.PAGE_SIZE
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert [h["episode_id"] for h in store.search_chunks(db, "oysters")] == [second]
+    assert store.search_chunks(db, "harbour") == []
 
 
 def test_config_file_and_env_precedence(env, tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from indexer import store, timings
 from indexer.chunk import chunk_segments
 from indexer.models import Chunk, MediaItem, Segment, Transcript, Word
 from tests.conftest import add_fake_episode, make_segment
+from tests.legacy import encode_v1
 
 HARBOUR = [
     (0.0, "Good morning and welcome to the harbour report."),
@@ -86,7 +87,9 @@ def assert_fts_consistent(db: sqlite_utils.Database) -> None:
 # --- opening and migrations -------------------------------------------------------------
 
 
-MIGRATIONS = ["m001_initial", "m002_follow_and_chapters", "m003_compact_timings"]
+MIGRATIONS = [
+    "m001_initial", "m002_follow_and_chapters", "m003_compact_timings", "m004_timings_v2",
+]  # fmt: skip
 
 
 def test_migrations_create_the_schema(db: sqlite_utils.Database) -> None:
@@ -223,6 +226,33 @@ def test_m003_converts_an_m002_database(tmp_path: Path) -> None:
     add_fake_episode(db, HARBOUR)
     assert len(found(db, "harbour")) == 2
     assert_fts_consistent(db)
+
+
+def test_m004_repacks_version_1_timings(tmp_path: Path) -> None:
+    path = tmp_path / "m003.db"
+    old = sqlite_utils.Database(path)
+    store.migrations.apply(old, stop_before="m004_timings_v2")
+    source = store.open_db(":memory:")
+    episode_id = add_fake_episode(source, HARBOUR)
+    expected = store.get_segments(source, episode_id)
+    old.table("episodes").insert_all(source.query("select * from episodes"))
+    for row in source.query("select * from chunks"):
+        segments = timings.decode(row["text"], row["timings"], row["start"])
+        old.table("chunks").insert({**row, "timings": encode_v1(segments, row["start"])})
+    old.close()
+
+    db = store.open_db(path)
+    assert [r["name"] for r in db.query("select name from _sqlite_migrations")] == MIGRATIONS
+    assert {bytes(r[0])[:1] for r in db.execute("select timings from chunks")} == {b"\x02"}
+    assert store.get_segments(db, episode_id) == expected
+    assert found(db, "harbour")
+    assert_fts_consistent(db)
+
+
+def test_new_databases_use_large_pages(tmp_path: Path) -> None:
+    db = store.open_db(tmp_path / "new.db")
+    assert db.execute("PRAGMA page_size").fetchone()[0] == store.PAGE_SIZE
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_m003_that_fails_leaves_the_old_data(tmp_path: Path) -> None:
