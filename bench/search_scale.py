@@ -53,6 +53,7 @@ import math
 import os
 import pstats
 import random
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -77,16 +78,6 @@ TYPICAL = ("one word", "two words", "phrase", "prefix")
 HARD = ("common word", "3-letter prefix", "common words", "one rare word", "no full match")
 TARGETS_MS = {"typical": 20.0, "hard": 100.0, "http typical": 50.0}
 _stem = snowballstemmer.stemmer("porter").stemWord
-
-SERVER = """
-import sys, waitress
-from web import create_app
-server = waitress.create_server(create_app({"DATABASE": sys.argv[1]}), host="127.0.0.1", port=0,
-                                threads=int(sys.argv[2]), ident="indexer",
-                                clear_untrusted_proxy_headers=True)
-print(server.effective_port, flush=True)
-server.run()
-"""
 
 
 @dataclass
@@ -541,14 +532,19 @@ def profile(db: Any, text: str, advanced: bool) -> str:
 
 
 def http_bench(path: Path, queries: list[Q], clients: int, threads: int, seconds: float,
-               seed: int) -> dict[str, Any]:  # fmt: skip
+               seed: int, workers: int = 1) -> dict[str, Any]:  # fmt: skip
     """Latency of /api/search under `clients` keep-alive clients, waitress in a subprocess."""
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(path), str(threads)], cwd=root,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    # The product's own command: `indexer serve` (waitress, pre-forked workers).
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "indexer", "--db", str(path), "serve", "--port", "0",
+         "--threads", str(threads), "--workers", str(workers)],
+        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "INDEXER_CONFIG": ""},
+    )  # fmt: skip
     try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
+        assert proc.stderr is not None
+        port = int(re.search(r"127\.0\.0\.1:(\d+)/", proc.stderr.readline()).group(1))
         urls = []
         for q in queries:
             params = {"q": q.text, "limit": "20"}
@@ -729,8 +725,8 @@ def report(r: dict[str, Any], queries: list[Q]) -> str:
                   ""]  # fmt: skip
     for name, h in r.get("http", {}).items():
         lines += [
-            f"HTTP, {name} mix: `/api/search?q=...&limit=20` on waitress (threads="
-            f"{r['server_threads']}, own process), {r['clients']} keep-alive clients for "
+            f"HTTP, {name}: `/api/search?q=...&limit=20` on `indexer serve` (waitress, "
+            f"{r['server_threads']} threads per worker), {r['clients']} keep-alive clients for "
             f"{h['seconds']:.0f} s: {h['requests']:,} requests, {h['errors']} errors, "
             f"**{h['rps']:.1f} req/s**, p50 {ms(h['p50'])} / p95 **{ms(h['p95'])}** / "
             f"p99 {ms(h['p99'])} ms.",
@@ -773,7 +769,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each query")
     parser.add_argument("--http", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--server-threads", type=int, default=8)
+    parser.add_argument("--server-threads", type=int, default=8, help="threads per worker")
+    parser.add_argument("--server-workers", type=int, nargs="+", default=[1, 2],
+                        help="`indexer serve --workers` values to compare")  # fmt: skip
     parser.add_argument("--http-seconds", type=float, default=30.0)
     parser.add_argument("--like-baseline", type=int, default=2, metavar="N",
                         help="LIKE queries per class (0: skip)")  # fmt: skip
@@ -829,11 +827,17 @@ def main() -> None:
     db.close()
     if args.http:
         r["http"] = {}
-        for name, classes in (("typical", TYPICAL), ("hard", HARD)):
-            log(f"HTTP, {name} mix, {args.clients} clients, {args.http_seconds:.0f} s ...")
+        runs = [
+            (name, classes, w)
+            for w in args.server_workers
+            for name, classes in (("typical", TYPICAL), ("hard", HARD))
+        ]
+        for name, classes, w in runs:
+            label = f"{name} mix, {w} worker{'s' if w > 1 else ''}"
+            log(f"HTTP, {label}, {args.clients} clients, {args.http_seconds:.0f} s ...")
             mix = [q for q in queries if q.cls in classes]
-            r["http"][name] = h = http_bench(args.db, mix, args.clients, args.server_threads,
-                                             args.http_seconds, args.seed)  # fmt: skip
+            r["http"][label] = h = http_bench(args.db, mix, args.clients, args.server_threads,
+                                              args.http_seconds, args.seed, w)  # fmt: skip
             log(f"  {h['requests']} requests, {h['rps']:.1f}/s, p50 {ms(h['p50'])} "
                 f"p95 {ms(h['p95'])} p99 {ms(h['p99'])} ms, {h['errors']} errors")  # fmt: skip
     if args.optimize:

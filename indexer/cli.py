@@ -522,32 +522,42 @@ def refresh_command(ctx: click.Context, sources_: tuple[str, ...], limit: int | 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port (0 picks a free one).")  # fmt: skip
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Threads per worker.")  # fmt: skip
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes; one per CPU core for a busy server.")  # fmt: skip
 @click.option("--debug", is_flag=True, help="Flask's reloading development server instead.")
 @click.pass_context
 @friendly_errors
-def serve(ctx: click.Context, host: str, port: int, threads: int, debug: bool) -> None:
+def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
+          debug: bool) -> None:  # fmt: skip
     """Serve the search page and JSON API (read-only) with the waitress WSGI server.
 
     \b
     Examples:
         indexer serve
-        indexer --db /srv/podcasts.db serve --host 0.0.0.0 --port 8080
+        indexer --db /srv/podcasts.db serve --host 0.0.0.0 --port 8080 --workers 4
     """
-    from web import create_app
+    from web import create_app, server
 
     settings = _settings(ctx)
     store.open_db(settings.db, readonly=True).close()  # fail now, not on the first request
-    app = create_app({"DATABASE": settings.db})
-    click.echo(f"Serving {settings.db} on http://{host}:{port}/  (Ctrl+C to stop)", err=True)
+    config = {"DATABASE": settings.db}
     if debug:
-        app.run(host=host, port=port, debug=True)
+        create_app(config).run(host=host, port=port, debug=True)
         return
-    import waitress
-
-    waitress.serve(app, host=host, port=port, threads=threads, ident="indexer",
-                   clear_untrusted_proxy_headers=True)  # fmt: skip
+    try:
+        sock = server.listen(host, port)
+    except OSError as exc:
+        raise click.ClickException(f"can't listen on {host}:{port}: {exc.strerror or exc}"
+                                   " (is another server running there?)") from None  # fmt: skip
+    bound = sock.getsockname()[1]
+    workers_note = f" with {workers} workers" if workers > 1 else ""
+    server.serve(config, sock, threads=threads, workers=workers,
+                 on_ready=lambda: click.echo(f"Serving {settings.db} on http://{host}:{bound}/"
+                                             f"{workers_note}  (Ctrl+C to stop)", err=True))  # fmt: skip
 
 
 def main() -> None:  # pragma: no cover
