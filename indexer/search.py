@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import sqlite3
@@ -96,19 +97,27 @@ def _norm(token: str) -> str:
     return str(_stemmer.stemWord(plain))
 
 
+@lru_cache(maxsize=65536)
+def _stems(word: str) -> tuple[str, ...]:
+    """A transcript word's tokens as the index holds them (most words are one token)."""
+    return tuple(_norm(t) for t in tokens(word))
+
+
 def match_span(words: Sequence[Word], query: Query) -> tuple[int, int, int] | None:
     """The tightest run of words holding the most query phrases: (first, last, how many)."""
-    flat: list[tuple[str, int]] = []
+    stems: list[str] = []
+    owner: list[int] = []  # the word each stem belongs to
     for i, w in enumerate(words):
-        flat.extend((_norm(t), i) for t in tokens(w.text))
-    stems = [s for s, _ in flat]
+        for stem in _stems(w.text):
+            stems.append(stem)
+            owner.append(i)
     occurrences: list[tuple[int, int, int]] = []  # (first word, last word, phrase index)
     for k, phrase in enumerate(query.phrases):
         target = [_norm(t) for t in phrase]
         n = len(target)
-        for j in range(len(stems) - n + 1):
+        for j in [j for j, stem in enumerate(stems) if stem == target[0]]:
             if stems[j : j + n] == target:
-                occurrences.append((flat[j][1], flat[j + n - 1][1], k))
+                occurrences.append((owner[j], owner[j + n - 1], k))
     if not occurrences:
         return None
     occurrences.sort()
@@ -157,11 +166,10 @@ def make_snippet(words: Sequence[Word], span: tuple[int, ...] | None, query: Que
     wanted = {_norm(t) for p in query.phrases for t in p} if query else set()
     out = []
     for w in words[first:last]:
-        toks = tokens(w.text)
         hit = (
-            any(_norm(t) in wanted or t.startswith(prefixes) for t in toks)
-            if prefixes
-            else any(_norm(t) in wanted for t in toks)
+            not wanted.isdisjoint(_stems(w.text))
+            or bool(prefixes)
+            and any(t.startswith(prefixes) for t in tokens(w.text))
         )
         out.append(_mark(w.text) if hit else w.text)
     return ("…" if first > 0 else "") + " ".join(out) + ("…" if last < len(words) else "")
@@ -217,8 +225,20 @@ def _check_date(value: str | None, name: str) -> str | None:
         raise QueryError(f"bad {name} date {value!r}: use YYYY-MM-DD") from None
 
 
-def _hit(db: sqlite_utils.Database, row: dict[str, Any], query: Query | None, score: float,
-         partial: bool, prefixes: tuple[str, ...] = ()) -> Hit:  # fmt: skip
+def _chapter(chapters: list[tuple[float, str]], seconds: float) -> str | None:
+    """The title of the chapter playing at `seconds`, if any."""
+    i = bisect.bisect_right(chapters, seconds + 0.01, key=lambda c: c[0])
+    return chapters[i - 1][1] if i else None
+
+
+def _hits(db: sqlite_utils.Database, rows: list[dict[str, Any]], query: Query | None,
+          partial: bool, prefixes: tuple[str, ...] = ()) -> list[Hit]:  # fmt: skip
+    chapters = store.chapters_of(db, (r["episode_id"] for r in rows))
+    return [_hit(r, query, partial, chapters.get(r["episode_id"], []), prefixes) for r in rows]
+
+
+def _hit(row: dict[str, Any], query: Query | None, partial: bool,
+         chapters: list[tuple[float, str]], prefixes: tuple[str, ...]) -> Hit:  # fmt: skip
     start, end, matched, terms = float(row["start"]), float(row["end"]), 0, 0
     quote = row["text"]
     segments = store.chunk_segments(row)
@@ -242,11 +262,11 @@ def _hit(db: sqlite_utils.Database, row: dict[str, Any], query: Query | None, sc
         end=end,
         text=row["text"],
         quote=quote,
-        chapter=store.chapter_at(db, row["episode_id"], start),
+        chapter=_chapter(chapters, start),
         snippet=snippet,
         url=deep_link(page, start) if page else "",
         chunk_id=row["chunk_id"],
-        score=score,
+        score=row["rank"],
         partial=partial,
         matched=matched,
         terms=terms,
@@ -292,14 +312,12 @@ def search(
         except QueryError:
             query = None
         prefixes = tuple(t.lower() for t in re.findall(r"([^\W_]+)\*", text))
-        return Results([_hit(db, r, query, r["rank"], False, prefixes) for r in rows], total)
+        return Results(_hits(db, rows, query, False, prefixes), total)
 
     query = parse_query(text)
     total = store.count_chunks(db, query.strict, **filters)
-    hits = [
-        _hit(db, r, query, r["rank"], False)
-        for r in store.search_chunks(db, query.strict, limit=limit, offset=offset, **filters)
-    ]
+    hits = _hits(db, store.search_chunks(db, query.strict, limit=limit, offset=offset, **filters),
+                 query, False)  # fmt: skip
     if len(hits) >= limit or len(query.phrases) < 2 and all(len(p) == 1 for p in query.phrases):
         return Results(hits, total)
     # Readers type what they heard and transcripts have errors: fill up with the chunks
@@ -317,7 +335,5 @@ def search(
     ]
     ranked.sort(key=lambda x: x[0])
     start = max(0, offset - total)
-    partial = [
-        _hit(db, r, query, r["rank"], True) for _, r in ranked[start : start + limit - len(hits)]
-    ]
+    partial = _hits(db, [r for _, r in ranked[start : start + limit - len(hits)]], query, True)
     return Results(hits + partial, total, partial=bool(partial))

@@ -550,23 +550,21 @@ def stats(db: sqlite_utils.Database) -> dict[str, int]:
     return {t: db.table(t).count for t in ("sources", "episodes", "chunks")}
 
 
-def chapter_at(db: sqlite_utils.Database, episode_id: int, seconds: float) -> str | None:
-    """The title of the chapter playing at `seconds`, if the episode has chapters."""
-    row = db.execute(
-        "select title from chapters where episode_id = ? and start <= ? order by start desc limit 1",
-        [episode_id, seconds + 0.01],
-    ).fetchone()
-    return row[0] if row else None
-
-
-def get_chapters(db: sqlite_utils.Database, episode_id: int) -> list[tuple[float, str]]:
-    """An episode's chapters as (start, title)."""
-    return [
-        (r[0], r[1])
-        for r in db.execute(
-            "select start, title from chapters where episode_id = ? order by start", [episode_id]
-        )
-    ]
+def chapters_of(db: sqlite_utils.Database, episode_ids: Iterable[int]
+                ) -> dict[int, list[tuple[float, str]]]:  # fmt: skip
+    """The chapters (start, title), in order, of each of these episodes that has any."""
+    ids = sorted(set(episode_ids))
+    out: dict[int, list[tuple[float, str]]] = {}
+    if not ids:
+        return out
+    rows = db.execute(
+        f"select episode_id, start, title from chapters where episode_id in "
+        f"({','.join('?' * len(ids))}) order by episode_id, start",
+        ids,
+    )
+    for episode_id, start, title in rows:
+        out.setdefault(episode_id, []).append((start, title))
+    return out
 
 
 # --- followed sources ------------------------------------------------------------------

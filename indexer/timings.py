@@ -68,35 +68,32 @@ def encode(segments: Sequence[Segment], origin: float) -> bytes:
     return bytes(out)
 
 
-class _Reader:
-    def __init__(self, blob: bytes, pos: int) -> None:
-        self.blob, self.pos = blob, pos
-
-    def read(self) -> int:
-        value, shift = 0, 0
-        while True:
-            byte = self.blob[self.pos]
-            self.pos += 1
+def _unpack(blob: bytes) -> list[int]:
+    """Every varint in blob after the version byte (one pass: decoding is on the search path)."""
+    out, value, shift = [], 0, 0
+    for byte in blob[1:]:
+        if byte < 0x80:
+            out.append(value | byte << shift)
+            value, shift = 0, 0
+        else:
             value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return value
             shift += 7
+    return out
 
-    def signed(self) -> int:
-        zz = self.read()
-        return zz >> 1 if not zz & 1 else -((zz + 1) >> 1)
+
+def _signed(zz: int) -> int:
+    return zz >> 1 if not zz & 1 else -((zz + 1) >> 1)
 
 
 def decode(text: str, blob: bytes, origin: float) -> list[Segment]:
     """Rebuild segments with their words from a chunk's text and timing blob."""
     if not blob or blob[0] not in (1, VERSION):
         raise ValueError("unknown timing format")
-    reader, base = _Reader(blob, 1), round(origin * 100)
-    if blob[0] == 1:
-        sizes, times = _sizes_and_times_v1(reader, base)
-    else:
-        sizes = [reader.read() for _ in range(reader.read())]
-        times = _times_v2(reader, sum(sizes), base)
+    values, base = _unpack(blob), round(origin * 100)
+    try:
+        sizes, times = (_times_v2 if blob[0] == VERSION else _times_v1)(values, base)
+    except IndexError:
+        raise ValueError("truncated timing data") from None
     words_text = text.split(" ")
     segments, k = [], 0
     for n in sizes:
@@ -107,27 +104,39 @@ def decode(text: str, blob: bytes, origin: float) -> list[Segment]:
     return segments
 
 
-def _times_v2(reader: _Reader, count: int, base: int) -> list[tuple[int, int]]:
-    """Words' (start, end) in centiseconds."""
+def _times_v2(values: list[int], base: int) -> tuple[list[int], list[tuple[int, int]]]:
+    """Segment sizes, then words' (start, end) in centiseconds."""
+    count = values[0]
+    sizes = values[1 : 1 + count]
     times = []
-    start = base + reader.signed() if count else 0
-    for _ in range(count):
-        value = reader.read()
-        end = start + (value >> 1)
-        times.append((start, end))
-        start = end + (reader.signed() if value & 1 else 0)
-    return times
+    pos = 1 + count
+    if sum(sizes):
+        start = base + _signed(values[pos])
+        pos += 1
+        for _ in range(sum(sizes)):
+            value = values[pos]
+            end = start + (value >> 1)
+            times.append((start, end))
+            if value & 1:
+                start = end + _signed(values[pos + 1])
+                pos += 2
+            else:
+                start = end
+                pos += 1
+    return sizes, times
 
 
-def _sizes_and_times_v1(reader: _Reader, previous: int) -> tuple[list[int], list[tuple[int, int]]]:
+def _times_v1(values: list[int], previous: int) -> tuple[list[int], list[tuple[int, int]]]:
     """The first format: per word, a start delta from the previous end, then a length."""
-    sizes, times = [], []
-    for _ in range(reader.read()):
-        n = reader.read()
+    sizes, times, pos = [], [], 1
+    for _ in range(values[0]):
+        n = values[pos]
+        pos += 1
         sizes.append(n)
         for _ in range(n):
-            start = previous + reader.signed()
-            previous = start + reader.read()
+            start = previous + _signed(values[pos])
+            previous = start + values[pos + 1]
+            pos += 2
             times.append((start, previous))
     return sizes, times
 

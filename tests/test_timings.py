@@ -141,6 +141,13 @@ def test_unknown_format_is_a_value_error(blob: bytes) -> None:
         timings.decode("word", blob, 0.0)
 
 
+def test_a_truncated_blob_is_a_value_error() -> None:
+    segments = [segment_of([Word(0.0, 0.5, "a"), Word(1.5, 2.0, "b"), Word(2.0, 2.5, "c")])]
+    blob = timings.encode(segments, 0.0)
+    with pytest.raises(ValueError, match="truncated"):
+        timings.decode("a b c", blob[:-2], 0.0)
+
+
 def test_the_blob_starts_with_the_version() -> None:
     blob = timings.encode([segment_of([Word(0.0, 1.0, "x")])], 0.0)
     assert blob[0] == timings.VERSION
