@@ -303,8 +303,7 @@ def search(
         if not text.strip():
             raise QueryError("the query is empty")
         try:
-            rows = store.search_chunks(db, text, limit=limit, offset=offset, **filters)
-            total = store.count_chunks(db, text, **filters)
+            rows, total = store.search_page(db, text, limit=limit, offset=offset, **filters)
         except sqlite3.OperationalError as exc:
             raise QueryError(f"invalid search syntax: {exc}") from None
         try:
@@ -315,9 +314,8 @@ def search(
         return Results(_hits(db, rows, query, False, prefixes), total)
 
     query = parse_query(text)
-    total = store.count_chunks(db, query.strict, **filters)
-    hits = _hits(db, store.search_chunks(db, query.strict, limit=limit, offset=offset, **filters),
-                 query, False)  # fmt: skip
+    rows, total = store.search_page(db, query.strict, limit=limit, offset=offset, **filters)
+    hits = _hits(db, rows, query, False)
     if len(hits) >= limit or len(query.phrases) < 2 and all(len(p) == 1 for p in query.phrases):
         return Results(hits, total)
     # Readers type what they heard and transcripts have errors: fill up with the chunks

@@ -428,7 +428,7 @@ def _filters(source: str | None, date_from: str | None, date_to: str | None
 # query for "the" costs the same on a million chunks as on fifty thousand.
 RANK_WINDOW = 10_000
 # Counting is capped the same way: "10,000+" is as useful as an exact 734,512.
-COUNT_CAP = 10_000
+COUNT_CAP = RANK_WINDOW
 _FROM = "from chunks_fts f join chunks c on c.id = f.rowid join episodes e on e.id = c.episode_id"
 
 
@@ -452,21 +452,44 @@ def search_chunks(
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Chunks matching an FTS5 MATCH expression, best first, with their episode's fields."""
+    return search_page(db, match, source=source, date_from=date_from, date_to=date_to,
+                       limit=limit, offset=offset)[0]  # fmt: skip
+
+
+def search_page(
+    db: sqlite_utils.Database,
+    match: str,
+    *,
+    source: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of matching chunks, best first, and how many match (COUNT_CAP + 1 means more)."""
     extra, params = _filters(source, date_from, date_to)
     base = _matching(extra)
-    floor = db.execute(
-        f"select f.rowid {base} order by f.rowid desc limit 1 offset ?",
-        [match, *params, RANK_WINDOW],
+    # One pass over the newest matches gives both the count and where the ranking window
+    # starts (the expensive part of a broad query is reading its matches; do it once).
+    cap = RANK_WINDOW + 1
+    total, oldest = db.execute(
+        f"select count(*), min(rowid) from (select f.rowid as rowid {base} "
+        "order by f.rowid desc limit ?)",
+        [match, *params, cap],
     ).fetchone()
-    window = " and f.rowid > ?" if floor else ""
+    if not total:
+        return [], 0
+    window = " and f.rowid > ?" if total == cap else ""
     # Rank first, carrying only rowid and score through the sort; fetch rows for the page
-    # of winners alone.
+    # of winners alone. bm25() in a plain ORDER BY, not FTS5's `ORDER BY rank`: that one
+    # counts every term's documents over the whole index twice, which doubles the cost of
+    # common words (measured in docs/benchmarks.md).
     ranked = db.execute(
-        f"select f.rowid, f.rank {base}{window} order by f.rank limit ? offset ?",
-        [match, *params, *([floor[0]] if floor else []), limit, offset],
+        f"select f.rowid, bm25(chunks_fts) as score {base}{window} order by score limit ? offset ?",
+        [match, *params, *([oldest] if window else []), limit, offset],
     ).fetchall()
     if not ranked:
-        return []
+        return [], total
     ids = [r[0] for r in ranked]
     rows = {
         r["chunk_id"]: r
@@ -481,7 +504,7 @@ def search_chunks(
         row = dict(rows[rowid])
         row["rank"] = rank
         hits.append(row)
-    return hits
+    return hits, total
 
 
 def chunk_total(db: sqlite_utils.Database) -> int:

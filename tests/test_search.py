@@ -214,11 +214,12 @@ def test_very_common_queries_rank_only_the_newest_matches_and_cap_the_count(db, 
         add_fake_episode(db, [(0.0, f"the river{extra} {i}")], title=f"ep{i}", media_id=str(i))
     assert search.search(db, "budget river").hits[0].title == "ep0"
     monkeypatch.setattr(store, "RANK_WINDOW", 5)
-    monkeypatch.setattr(store, "COUNT_CAP", 8)
+    monkeypatch.setattr(store, "COUNT_CAP", 5)
     results = search.search(db, "river", limit=20)
-    # Only the 5 newest matches are ranked.
+    # Only the 5 newest matches are ranked; counting stops one past the window.
     assert sorted(h.title for h in results.hits) == sorted(f"ep{i}" for i in range(7, 12))
-    assert results.total == 9 and results.capped
+    assert results.total == 6 and results.capped
+    assert search.search(db, "river budget").total == 1
     # A rare word is not affected by the window.
     assert search.search(db, "budget").hits[0].title == "ep0"
 
