@@ -468,9 +468,9 @@ def breakdown(db: Any, queries: list[Q]) -> dict[str, dict[str, float]]:
         patched.append((module, name, original))
         setattr(module, name, timed)
 
-    for module, name in ((store, "count_chunks"), (store, "search_chunks"),
-                         (store, "match_ids"), (search, "_hit"), (search, "_chunk_words"),
-                         (search, "best_span"), (search, "match_span")):  # fmt: skip
+    for module, name in ((store, "search_page"), (store, "count_chunks"),
+                         (store, "match_ids"), (search, "_hit"), (search, "best_span"),
+                         (search, "match_span")):  # fmt: skip
         wrap(module, name)
     out: dict[str, dict[str, float]] = {}
     try:
@@ -704,9 +704,10 @@ def report(r: dict[str, Any], queries: list[Q]) -> str:
                   table(LATENCY_HEADER, latency_rows(r["_timed_optimized"], queries)), ""]  # fmt: skip
     lines += ["Where the time goes (mean ms per query, one warm run each; nested: `_hit` "
               "and the partial pool call `best_span`, which calls `match_span`; "
-              "`search_chunks` counts the strict and the partial-pool calls):", ""]  # fmt: skip
-    names = ["count_chunks", "search_chunks", "match_ids", "_hit", "_chunk_words", "best_span",
-             "match_span", "total"]  # fmt: skip
+              "`search_page` (count, window and ranking in SQL) counts the strict and the "
+              "partial-pool calls; `count_chunks` is the per-word IDF counts):", ""]  # fmt: skip
+    names = ["search_page", "count_chunks", "match_ids", "_hit", "best_span", "match_span",
+             "total"]  # fmt: skip
     lines += [table(["class", *names],
                     [[cls, *(ms(v.get(n, 0.0)) for n in names)]
                      for cls, v in r["breakdown"].items()]), ""]  # fmt: skip

@@ -197,7 +197,7 @@ def _idf(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]
 
 def _coverage(text: str, weights: dict[str, tuple[float, int]]) -> float:
     """The share of the query's weight whose words occur in a chunk's text."""
-    present = {_norm(t) for t in tokens(text)}
+    present = {stem for word in text.split(" ") for stem in _stems(word)}
     found = sum(w for token, (w, _) in weights.items() if _norm(token) in present)
     return found / (sum(w for w, _ in weights.values()) or 1.0)
 
@@ -323,7 +323,12 @@ def search(
     exact_ids = store.match_ids(db, query.strict, limit=max(total, 1), **filters)
     weights = _idf(db, query.words, filters)
     # Words in more passages than the ranking window tell nothing apart: they only add weight.
-    telling = [t for t, (_, n) in weights.items() if n <= store.COUNT_CAP] or list(weights)
+    telling = [t for t, (_, n) in weights.items() if 0 < n <= store.COUNT_CAP]
+    if not telling and hits:
+        # Chunks holding some of "i we re" add nothing to the exact hits, and ranking
+        # hundreds of thousands of them is the slowest thing a query can do.
+        return Results(hits, total)
+    telling = telling or list(weights)
     loose = Query(tuple((t,) for t in telling)).loose
     # Candidates are ordered by the text alone; only the page's winners are decoded.
     ranked = [

@@ -154,6 +154,21 @@ def test_full_matches_rank_before_partial(sample_db):
     assert all(h.partial for h in hits[1:])
 
 
+def test_no_partial_fill_from_words_said_everywhere(db, monkeypatch):
+    from indexer import store
+
+    add_fake_episode(db, [(0.0, "so we were there")], title="exact", media_id="x")
+    for i in range(4):
+        add_fake_episode(db, [(0.0, f"we were {i}")], title=f"other {i}", media_id=str(i))
+    assert len(search.search(db, '"so we were"').hits) == 5  # exact hit, then partial ones
+    monkeypatch.setattr(store, "COUNT_CAP", 3)  # now "we" and "were" are everywhere
+    results = search.search(db, '"so we were"')
+    assert [h.title for h in results.hits] == ["exact"] and not results.partial
+    # With no exact hit at all, the common words still give something to look at.
+    fallback = search.search(db, '"we were here"')
+    assert fallback.total == 0 and fallback.hits and all(h.partial for h in fallback.hits)
+
+
 def test_single_word_has_no_partial_results(sample_db):
     assert search.search(sample_db, "zeppelin").hits == []
 
