@@ -545,6 +545,9 @@ def http_bench(path: Path, queries: list[Q], clients: int, threads: int, seconds
     try:
         assert proc.stderr is not None
         port = int(re.search(r"127\.0\.0\.1:(\d+)/", proc.stderr.readline()).group(1))
+        # Keep reading the server's log: a full pipe would block its logging threads.
+        log_lines: list[str] = []
+        threading.Thread(target=lambda: log_lines.extend(proc.stderr), daemon=True).start()
         urls = []
         for q in queries:
             params = {"q": q.text, "limit": "20"}
@@ -597,6 +600,8 @@ def http_bench(path: Path, queries: list[Q], clients: int, threads: int, seconds
             per_class[cls] = {"n": len(mine), "p50": pct(mine, 50), "p95": pct(mine, 95),
                               "p99": pct(mine, 99)}  # fmt: skip
     return {"requests": len(results), "errors": sum(r[2] != 200 for r in results),
+            "server_log_errors": sum("ERROR" in line for line in log_lines),
+            "queue_warnings": sum("queue depth" in line for line in log_lines),
             "seconds": elapsed, "rps": len(results) / elapsed, "p50": pct(lat, 50),
             "p95": pct(lat, 95), "p99": pct(lat, 99), "per_class": per_class}  # fmt: skip
 
@@ -728,7 +733,7 @@ def report(r: dict[str, Any], queries: list[Q]) -> str:
         lines += [
             f"HTTP, {name}: `/api/search?q=...&limit=20` on `indexer serve` (waitress, "
             f"{r['server_threads']} threads per worker), {r['clients']} keep-alive clients for "
-            f"{h['seconds']:.0f} s: {h['requests']:,} requests, {h['errors']} errors, "
+            f"{h['seconds']:.0f} s: {h['requests']:,} requests, {h['errors']} errors (server log: {h.get('server_log_errors', 0)}), "
             f"**{h['rps']:.1f} req/s**, p50 {ms(h['p50'])} / p95 **{ms(h['p95'])}** / "
             f"p99 {ms(h['p99'])} ms.",
             "",
@@ -840,7 +845,8 @@ def main() -> None:
             r["http"][label] = h = http_bench(args.db, mix, args.clients, args.server_threads,
                                               args.http_seconds, args.seed, w)  # fmt: skip
             log(f"  {h['requests']} requests, {h['rps']:.1f}/s, p50 {ms(h['p50'])} "
-                f"p95 {ms(h['p95'])} p99 {ms(h['p99'])} ms, {h['errors']} errors")  # fmt: skip
+                f"p95 {ms(h['p95'])} p99 {ms(h['p99'])} ms, {h['errors']} errors, "
+                f"{h['server_log_errors']} errors in the server log")  # fmt: skip
     if args.optimize:
         log("FTS5 optimize + VACUUM on a copy ...")
         copy, r["optimized"] = optimized_copy(args.db)

@@ -6,6 +6,7 @@ import bisect
 import math
 import re
 import sqlite3
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ LEAD_SECONDS = 0.5
 
 _TOKEN = re.compile(r"[^\W_]+")
 _WORD_SEPARATORS = re.compile(r"[^\w'’.\-]+")
-_stemmer = snowballstemmer.stemmer("porter")
+# A snowball stemmer keeps state between calls: one per thread (the server has several).
+_local = threading.local()
 
 
 class QueryError(ValueError):
@@ -94,7 +96,10 @@ def parse_query(text: str) -> Query:
 def _norm(token: str) -> str:
     plain = unicodedata.normalize("NFKD", token.lower())
     plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return str(_stemmer.stemWord(plain))
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = snowballstemmer.stemmer("porter")
+    return str(stemmer.stemWord(plain))
 
 
 @lru_cache(maxsize=65536)

@@ -246,3 +246,20 @@ def test_a_misheard_word_in_a_quoted_phrase_still_links_to_the_phrase(db):
     # "the" at word 30 (12.0 s) starts the tightest span of the phrase's words
     assert hit.start == pytest.approx(12.0 - search.LEAD_SECONDS)
     assert (hit.matched, hit.terms) == (3, 4)
+
+
+def test_stemming_is_safe_from_many_threads():
+    # The web server searches from several threads at once; snowball stemmers keep state.
+    import random
+    import string
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = random.Random(7)
+    words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 14))) + suffix
+             for suffix in ("ing", "ations", "ed", "ness", "ly", "s") for _ in range(700)]  # fmt: skip
+    search._norm.cache_clear()
+    expected = [search._norm(w) for w in words]
+    for _ in range(3):
+        search._norm.cache_clear()
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(search._norm, words, chunksize=1)) == expected

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,5 +135,33 @@ def test_a_busy_port_is_a_one_line_error(site_db: str) -> None:
         assert result.stderr.count("\n") == 1
         assert f"can't listen on 127.0.0.1:{port}" in result.stderr
         assert "Traceback" not in result.stderr
+    finally:
+        server.stop()
+
+
+def test_concurrent_searches_never_fail(tmp_path: Path) -> None:
+    import random
+    import string
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = random.Random(3)
+    words = ["".join(rng.choices(string.ascii_lowercase, k=9)) + "ings" for _ in range(400)]
+    path = tmp_path / "many.db"
+    db = store.open_db(path)
+    for i in range(0, len(words), 20):
+        add_fake_episode(db, [(0.0, " ".join(words[i : i + 20]))], media_id=f"m{i}")
+    db.close()
+    server = Server(str(path), "--workers", "2", "--threads", "4")
+    try:
+
+        def status(word: str) -> int:
+            try:
+                with urllib.request.urlopen(f"{server.base}/api/search?q={word}", timeout=30) as r:
+                    return r.status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        with ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(status, words)) == {200}
     finally:
         server.stop()
