@@ -338,21 +338,29 @@ def rechunk(ctx: click.Context, episode_ids: tuple[int, ...], chunk_seconds: flo
 
 
 @cli.command()
+@click.option("--prefix-index/--no-prefix-index", default=None,
+              help="Add (or drop) a 3-letter prefix index: fast `cli*` searches, ~0.35x "
+                   "the text in size.")  # fmt: skip
 @click.pass_context
 @friendly_errors
-def optimize(ctx: click.Context) -> None:
+def optimize(ctx: click.Context, prefix_index: bool | None) -> None:
     """Compact the database: merge the search index, then VACUUM.
 
     Needs free disk space about the size of the database, and no other writer while it
     runs (searches may go on). Worth it after indexing many episodes.
 
     \b
-    Example:
+    Examples:
         indexer optimize
+        indexer optimize --prefix-index
     """
     db = store.open_db(_settings(ctx).db)
-    before, after = store.optimize(db)
-    click.echo(f"{before / 1e6:,.1f} MB -> {after / 1e6:,.1f} MB")
+    try:
+        before, after = store.optimize(db, prefix_index=prefix_index)
+    finally:
+        db.close()
+    note = "" if prefix_index is None else f", prefix index {'on' if prefix_index else 'off'}"
+    click.echo(f"{before / 1e6:,.1f} MB -> {after / 1e6:,.1f} MB{note}")
 
 
 @cli.command()

@@ -542,10 +542,38 @@ def count_chunks(
     return int(db.execute(sql, [match, *params, COUNT_CAP + 1]).fetchone()[0])
 
 
-def optimize(db: sqlite_utils.Database) -> tuple[int, int]:
+def has_prefix_index(db: sqlite_utils.Database) -> bool:
+    """True when the search index also holds 3-letter prefixes (see `optimize`)."""
+    row = db.execute("select sql from sqlite_master where name = 'chunks_fts'").fetchone()
+    return bool(row) and "prefix=" in row[0].replace(" ", "")
+
+
+def set_prefix_index(db: sqlite_utils.Database, enabled: bool) -> None:
+    """Rebuild the search index with or without a 3-letter prefix index.
+
+    With it, advanced-mode prefix searches (`cli*`) read one precomputed list instead of
+    merging every word that starts so: `the*` goes from most of a second to milliseconds
+    on a million chunks, for about 0.35x the transcript text in extra size.
+    """
+    if has_prefix_index(db) == enabled:
+        return
+    prefix = ", prefix='3'" if enabled else ""
+    try:
+        with db.atomic():
+            # The triggers that keep it in step with `chunks` refer to it by name and stay.
+            db.execute("drop table chunks_fts")
+            db.execute(f"""CREATE VIRTUAL TABLE "chunks_fts" USING FTS5 ("text", """
+                       f"""tokenize='{TOKENIZE}', content="chunks"{prefix})""")  # fmt: skip
+            db.execute("insert into chunks_fts(chunks_fts) values('rebuild')")
+    except sqlite3.Error as exc:
+        raise StoreError(_describe(exc)) from None
+
+
+def optimize(db: sqlite_utils.Database, *, prefix_index: bool | None = None) -> tuple[int, int]:
     """Merge the search index and rewrite the file compactly; returns bytes before and after.
 
-    Also moves a database made before PAGE_SIZE was the default onto the larger pages.
+    Also moves a database made before PAGE_SIZE was the default onto the larger pages, and
+    adds or drops the prefix index when `prefix_index` says so.
     """
 
     def size() -> int:
@@ -553,19 +581,35 @@ def optimize(db: sqlite_utils.Database) -> tuple[int, int]:
                               "pragma_page_size()").fetchone()[0])  # fmt: skip
 
     before = size()
+    if prefix_index is not None:
+        set_prefix_index(db, prefix_index)
     try:
         with db.atomic():
             db.execute("insert into chunks_fts(chunks_fts) values('optimize')")
+        if db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE:
+            db.execute("VACUUM")  # in WAL mode: readers (a running server) may stay
+        else:
+            _vacuum_to_large_pages(db)
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        # The page size can only change outside WAL mode.
-        db.execute("PRAGMA journal_mode = delete")
-        db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-        db.execute("VACUUM")
     except sqlite3.Error as exc:
         raise StoreError(_describe(exc)) from None
+    return before, size()
+
+
+def _vacuum_to_large_pages(db: sqlite_utils.Database) -> None:
+    # The page size can only change outside WAL mode, which needs the file to itself.
+    try:
+        mode = db.execute("PRAGMA journal_mode = delete").fetchone()[0]
+    except sqlite3.OperationalError:
+        mode = "busy"
+    if mode != "delete":
+        raise StoreError("the database is in use (is 'indexer serve' running?): stop other "
+                         "programs using it once, so it can move to larger pages")  # fmt: skip
+    try:
+        db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        db.execute("VACUUM")
     finally:
         db.execute("PRAGMA journal_mode = wal")
-    return before, size()
 
 
 def stats(db: sqlite_utils.Database) -> dict[str, int]:

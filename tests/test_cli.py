@@ -8,7 +8,7 @@ import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
-from indexer import store
+from indexer import search, store
 from indexer.cli import cli
 from tests.conftest import add_fake_episode
 
@@ -118,14 +118,45 @@ def test_optimize_moves_an_old_small_page_database_to_large_pages(env):
     second = add_fake_episode(db, [(0.0, "second episode about oysters.")], media_id="ep2")
     store.delete_episode(db, first)
     db.close()
+    reader = store.open_db(path, readonly=True)
+    reader.execute("select count(*) from chunks").fetchone()
+    busy = CliRunner().invoke(cli, ["optimize"])
+    assert busy.exit_code == 1 and "in use" in busy.output and "Traceback" not in busy.output
+    reader.close()
     result = invoke("optimize")
-    assert result.exit_code == 0 and " MB -> " in result.output
+    assert result.exit_code == 0 and " MB -> " in result.output, result.output
     db = store.open_db(path)
     assert db.execute("PRAGMA page_size").fetchone()[0] == store.PAGE_SIZE
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert [h["episode_id"] for h in store.search_chunks(db, "oysters")] == [second]
     assert store.search_chunks(db, "harbour") == []
+
+
+def test_optimize_adds_and_drops_the_prefix_index(env):
+    db = store.open_db(env["INDEXER_DB"])
+    add_fake_episode(db, [(float(t), f"the harbour sentence {t}.") for t in range(0, 300, 5)])
+    assert not store.has_prefix_index(db)
+    reader = store.open_db(env["INDEXER_DB"], readonly=True)  # a running server's connection
+    assert reader.execute("select count(*) from chunks").fetchone()[0] > 0
+    result = invoke("optimize", "--prefix-index")
+    assert result.exit_code == 0 and "prefix index on" in result.output
+    db = store.open_db(env["INDEXER_DB"])
+    assert store.has_prefix_index(db) and db["chunks"].detect_fts() == "chunks_fts"
+    with_index = [h["chunk_id"] for h in store.search_chunks(db, "harb*")]
+    assert with_index and db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.execute("insert into chunks_fts(chunks_fts) values ('integrity-check')")
+    # The index still follows new and deleted episodes.
+    later = add_fake_episode(db, [(0.0, "harbinger of storms")], media_id="later")
+    assert len(store.search_chunks(db, "harb*")) == len(with_index) + 1
+    store.delete_episode(db, later)
+    db.execute("insert into chunks_fts(chunks_fts) values ('integrity-check')")
+    assert len(search.search(reader, "harb*", advanced=True).hits) == len(with_index)
+    result = invoke("optimize", "--no-prefix-index")
+    assert result.exit_code == 0 and "prefix index off" in result.output
+    db = store.open_db(env["INDEXER_DB"])
+    assert not store.has_prefix_index(db)
+    assert [h["chunk_id"] for h in store.search_chunks(db, "harb*")] == with_index
 
 
 def test_config_file_and_env_precedence(env, tmp_path, monkeypatch):
