@@ -108,8 +108,36 @@ def _stems(word: str) -> tuple[str, ...]:
     return tuple(_norm(t) for t in tokens(word))
 
 
-def match_span(words: Sequence[Word], query: Query) -> tuple[int, int, int] | None:
-    """The tightest run of words holding the most query phrases: (first, last, how many)."""
+# Words this long may match a transcript word one edit away ("sailor" / "sailer"), or two
+# from FUZZY_TWO letters on ("writer" / "rider"), when placing a partial hit.
+FUZZY_MIN = 5
+FUZZY_TWO = 6
+
+
+@lru_cache(maxsize=65536)
+def _deletions(stem: str, depth: int) -> frozenset[str]:
+    """The stem with up to `depth` letters left out (the deletion neighbourhood)."""
+    found, frontier = {stem}, {stem}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        found |= frontier
+    return frozenset(found)
+
+
+def _similar(wanted: str, stem: str) -> bool:
+    """True when a transcript stem is close enough to a query stem to be a mishearing of it."""
+    depth = 2 if len(wanted) >= FUZZY_TWO else 1
+    if len(wanted) < FUZZY_MIN or abs(len(wanted) - len(stem)) > depth or len(stem) < 3:
+        return False
+    return not _deletions(wanted, depth).isdisjoint(_deletions(stem, 1))
+
+
+def match_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False
+               ) -> tuple[int, int, int] | None:  # fmt: skip
+    """The tightest run of words holding the most query phrases: (first, last, how many).
+
+    With `fuzzy`, a one-word phrase also matches a word that sounds written alike.
+    """
     stems: list[str] = []
     owner: list[int] = []  # the word each stem belongs to
     for i, w in enumerate(words):
@@ -117,16 +145,22 @@ def match_span(words: Sequence[Word], query: Query) -> tuple[int, int, int] | No
             stems.append(stem)
             owner.append(i)
     occurrences: list[tuple[int, int, int]] = []  # (first word, last word, phrase index)
+    present = set(stems) if fuzzy else set()
     for k, phrase in enumerate(query.phrases):
         target = [_norm(t) for t in phrase]
         n = len(target)
         for j in [j for j, stem in enumerate(stems) if stem == target[0]]:
             if stems[j : j + n] == target:
                 occurrences.append((owner[j], owner[j + n - 1], k))
+        if fuzzy and n == 1 and len(target[0]) >= FUZZY_MIN and target[0] not in present:
+            near = {stem for stem in present if _similar(target[0], stem)}
+            if near:
+                occurrences += [(owner[j], owner[j], k) for j, stem in enumerate(stems)
+                                if stem in near]  # fmt: skip
     if not occurrences:
         return None
     occurrences.sort()
-    best: tuple[int, int, int, int] | None = None  # (-found, span, first, last)
+    best: tuple[int, int, bool, int, int] | None = None  # (-found, span, unordered, first, last)
     counts: dict[int, int] = {}
     left = 0
     for right, (_, _r_last, r_k) in enumerate(occurrences):
@@ -135,28 +169,40 @@ def match_span(words: Sequence[Word], query: Query) -> tuple[int, int, int] | No
         while counts[occurrences[left][2]] > 1:
             counts[occurrences[left][2]] -= 1
             left += 1
+        window = occurrences[left : right + 1]
         first = occurrences[left][0]
-        last = max(o[1] for o in occurrences[left : right + 1])
-        candidate = (-len(counts), last - first, first, last)
+        last = max(o[1] for o in window)
+        # Between equally tight spans, one saying the words in the query's order wins.
+        unordered = any(a[2] > b[2] for a, b in zip(window, window[1:], strict=False))
+        candidate = (-len(counts), last - first, unordered, first, last)
         if best is None or candidate < best:
             best = candidate
     assert best is not None
-    return best[2], best[3], -best[0]
+    return best[3], best[4], -best[0]
 
 
-def best_span(words: Sequence[Word], query: Query) -> tuple[int, int, int, int] | None:
+def best_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False
+              ) -> tuple[int, int, int, int] | None:  # fmt: skip
     """The span to link to: (first, last, matched, out of); phrases first, then single words.
 
     A misheard word breaks a quoted phrase; its other words still say where it was spoken.
+    With `fuzzy` (partial hits), words one or two letters off count too, when that finds
+    more of the query: "brave sailor" is found where the transcript says "brain sailer".
     """
     span = match_span(words, query)
     if span and span[2] == len(query.phrases):
         return (*span, len(query.phrases))
+    best = (*span, len(query.phrases)) if span else None
     loose = query.words
-    by_word = match_span(words, loose) if loose != query else None
-    if by_word and (span is None or by_word[2] / len(loose.phrases) > span[2] / len(query.phrases)):
-        return (*by_word, len(loose.phrases))
-    return (*span, len(query.phrases)) if span else None
+    by_word = match_span(words, loose) if loose != query else span
+    if by_word and (best is None or by_word[2] / len(loose.phrases) > best[2] / best[3]):
+        best = (*by_word, len(loose.phrases))
+    if fuzzy and (best is None or best[2] < best[3]):
+        near = match_span(words, loose, fuzzy=True)
+        if near and (best is None or near[2] / len(loose.phrases) > best[2] / best[3]):
+            # Placed by the near matches; only the exact words count as matched.
+            best = (near[0], near[1], by_word[2] if by_word else 0, len(loose.phrases))
+    return best
 
 
 SNIPPET_WORDS = 32
@@ -248,7 +294,7 @@ def _hit(row: dict[str, Any], query: Query | None, partial: bool,
     quote = row["text"]
     segments = store.chunk_segments(row)
     words = [w for seg in segments for w in seg.words]
-    span = best_span(words, query) if query is not None else None
+    span = best_span(words, query, fuzzy=partial) if query is not None else None
     snippet = make_snippet(words, span, query, prefixes)
     if query is not None:
         terms = len(query.phrases)

@@ -248,6 +248,47 @@ def test_a_misheard_word_in_a_quoted_phrase_still_links_to_the_phrase(db):
     assert (hit.matched, hit.terms) == (3, 4)
 
 
+def test_a_partial_hit_is_placed_by_words_one_or_two_letters_off(db):
+    # The model heard "brain sailer" for "brave sailor"; another line has the same
+    # common words ("while the ... watched") earlier in the chunk.
+    add_fake_episode(db, [(0.0, "while the vivid driver watched the rain"),
+                          (10.0, "while the brain sailer watched the sea")])  # fmt: skip
+    hit = search.search(db, '"while the brave sailor watched"').hits[0]
+    assert hit.partial and (hit.matched, hit.terms) == (3, 5)
+    assert hit.start == pytest.approx(10.0 - search.LEAD_SECONDS)
+    # "writer" heard as "rider": two letters off, in a longer word.
+    add_fake_episode(db, [(0.0, "while the famous farmer watched it"),
+                          (10.0, "while the famous rider watched it")],
+                     title="rider", media_id="two")  # fmt: skip
+    hits = search.search(db, '"while the famous writer watched"').hits
+    rider = next(h for h in hits if h.title == "rider")
+    assert rider.partial and rider.start == pytest.approx(10.0 - search.LEAD_SECONDS)
+
+
+def test_between_equal_near_spans_the_one_in_query_order_wins(db):
+    # "winter" is two letters from "writer" too, but it comes before "the gentle".
+    add_fake_episode(db, [(0.0, "the rapid nurse watched during the long winter"),
+                          (3.2, "the gentle rider revealed the old hospital")])  # fmt: skip
+    hit = search.search(db, '"the gentle writer rebuilt"').hits[0]
+    assert hit.partial and hit.start == pytest.approx(3.2 - search.LEAD_SECONDS)
+
+
+def test_near_words_never_change_exact_hits(db):
+    add_fake_episode(db, [(0.0, "the brain sailer rested"), (10.0, "the brave sailor watched")])
+    hit = search.search(db, '"brave sailor"').hits[0]
+    assert not hit.partial and hit.start == pytest.approx(10.4 - search.LEAD_SECONDS)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "heard", "close"),
+    [("sailor", "sailer", True), ("rusti", "rustic", True), ("writer", "rider", True),
+     ("cashier", "kashir", True), ("brave", "brain", False), ("the", "she", False),
+     ("mayor", "major", True), ("mayor", "harbour", False), ("water", "winter", False)],
+)  # fmt: skip
+def test_which_words_are_near(wanted, heard, close):
+    assert search._similar(wanted, heard) is close
+
+
 def test_stemming_is_safe_from_many_threads():
     # The web server searches from several threads at once; snowball stemmers keep state.
     import random
