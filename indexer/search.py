@@ -330,6 +330,42 @@ def _hit(row: dict[str, Any], query: Query | None, partial: bool,
     )
 
 
+# A one-phrase query matching at most this many chunks is ranked here, not by FTS5.
+FEW_MATCHES = 64
+BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants
+
+
+def _rank_few(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]
+              ) -> list[dict[str, Any]] | None:  # fmt: skip
+    """Every match of a one-phrase query, ranked by bm25 as FTS5 would, when there are few.
+
+    FTS5's bm25() first counts the phrase's matches over the whole index by scanning it:
+    for a phrase of common words ("i we re true") that costs as much again as finding the
+    matches. With few matches the count is already known, so the same formula runs here.
+    """
+    if len(query.phrases) != 1:
+        return None
+    ids = store.few_matches(db, query.strict, FEW_MATCHES, **filters)
+    if ids is None:
+        return None
+    rows = store.hit_rows(db, ids)
+    n_rows, avgdl = store.index_averages(db)
+    hits = len(rows)
+    idf = math.log((n_rows - hits + 0.5) / (hits + 0.5)) if n_rows else 0.0
+    idf = idf if idf > 0 else 1e-6
+    target = [_norm(t) for t in query.phrases[0]]
+    n = len(target)
+    for row in rows:
+        stems = [stem for word in row["text"].split(" ") for stem in _stems(word)]
+        # FTS5 found the phrase here, so it is there at least once.
+        freq = max(1, sum(stems[j : j + n] == target for j, s in enumerate(stems)
+                          if s == target[0]))  # fmt: skip
+        norm = 1 - BM25_B + BM25_B * row["tokens"] / (avgdl or 1.0)
+        row["rank"] = -idf * freq * (BM25_K1 + 1) / (freq + BM25_K1 * norm)
+    rows.sort(key=lambda r: (r["rank"], -r["chunk_id"]))
+    return rows
+
+
 def search(
     db: sqlite_utils.Database,
     text: str,
@@ -365,13 +401,21 @@ def search(
         return Results(_hits(db, rows, query, False, prefixes), total)
 
     query = parse_query(text)
-    rows, total = store.search_page(db, query.strict, limit=limit, offset=offset, **filters)
+    few = _rank_few(db, query, filters)
+    if few is None:
+        rows, total = store.search_page(db, query.strict, limit=limit, offset=offset, **filters)
+    else:
+        rows, total = few[offset : offset + limit], len(few)
     hits = _hits(db, rows, query, False)
     if len(hits) >= limit or len(query.phrases) < 2 and all(len(p) == 1 for p in query.phrases):
         return Results(hits, total)
     # Readers type what they heard and transcripts have errors: fill up with the chunks
     # holding the most telling of the words.
-    exact_ids = store.match_ids(db, query.strict, limit=max(total, 1), **filters)
+    exact_ids = (
+        {r["chunk_id"] for r in few}
+        if few is not None
+        else store.match_ids(db, query.strict, limit=max(total, 1), **filters)
+    )
     weights = _idf(db, query.words, filters)
     # Words in more passages than the ranking window tell nothing apart: they only add weight.
     telling = [t for t, (_, n) in weights.items() if 0 < n <= store.COUNT_CAP]

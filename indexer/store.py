@@ -507,6 +507,68 @@ def search_page(
     return hits, total
 
 
+def few_matches(
+    db: sqlite_utils.Database,
+    match: str,
+    cap: int,
+    *,
+    source: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> list[int] | None:
+    """Ids of every chunk matching, newest first, or None when more than `cap` match."""
+    extra, params = _filters(source, date_from, date_to)
+    ids = [r[0] for r in db.execute(
+        f"select f.rowid {_matching(extra)} order by f.rowid desc limit ?",
+        [match, *params, cap + 1],
+    )]  # fmt: skip
+    return ids if len(ids) <= cap else None
+
+
+def hit_rows(db: sqlite_utils.Database, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Chunks by id, with their episode's fields and their length in index tokens."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    sizes = dict(db.execute(f"select id, sz from chunks_fts_docsize where id in ({marks})", ids))
+    rows = {
+        r["chunk_id"]: r
+        for r in db.query(
+            f"select {_HIT_COLUMNS} from chunks c join episodes e on e.id = c.episode_id "
+            f"where c.id in ({marks})",
+            list(ids),
+        )
+    }
+    return [{**rows[i], "tokens": _fts5_varints(sizes[i])[0]} for i in ids if i in rows]
+
+
+def index_averages(db: sqlite_utils.Database) -> tuple[int, float]:
+    """(chunks, average tokens per chunk) as FTS5's bm25 sees them."""
+    row = db.execute("select block from chunks_fts_data where id = 1").fetchone()
+    values = _fts5_varints(row[0]) if row else []
+    if len(values) < 2 or not values[0]:
+        return 0, 0.0
+    return values[0], values[1] / values[0]
+
+
+def _fts5_varints(blob: bytes) -> list[int]:
+    """Decode FTS5's (SQLite's) big-endian varints, as in its docsize and averages records."""
+    out, i = [], 0
+    while i < len(blob):
+        value = 0
+        for k in range(9):
+            byte = blob[i]
+            i += 1
+            if k == 8:
+                value = value << 8 | byte
+                break
+            value = value << 7 | byte & 0x7F
+            if not byte & 0x80:
+                break
+        out.append(value)
+    return out
+
+
 def chunk_total(db: sqlite_utils.Database) -> int:
     """About how many chunks there are (the largest id: instant, unlike count(*))."""
     row = db.execute("select max(id) from chunks").fetchone()

@@ -230,6 +230,7 @@ def test_very_common_queries_rank_only_the_newest_matches_and_cap_the_count(db, 
     assert search.search(db, "budget river").hits[0].title == "ep0"
     monkeypatch.setattr(store, "RANK_WINDOW", 5)
     monkeypatch.setattr(store, "COUNT_CAP", 5)
+    monkeypatch.setattr(search, "FEW_MATCHES", 3)  # rank in SQL, where the window applies
     results = search.search(db, "river", limit=20)
     # Only the 5 newest matches are ranked; counting stops one past the window.
     assert sorted(h.title for h in results.hits) == sorted(f"ep{i}" for i in range(7, 12))
@@ -287,6 +288,23 @@ def test_near_words_never_change_exact_hits(db):
 )  # fmt: skip
 def test_which_words_are_near(wanted, heard, close):
     assert search._similar(wanted, heard) is close
+
+
+@pytest.mark.parametrize("query", ["harbour", '"the harbour"', "oyster", '"the old mill"'])
+def test_few_matches_rank_exactly_as_fts5_bm25(db, monkeypatch, query):
+    texts = ["the harbour", "the harbour and the harbour again, the harbour",
+             "a long talk about the weather and then the harbour, briefly, among many words",
+             "oyster beds near the old mill", "the old mill and the old mill pond",
+             "the harbour master and the oyster farmer at the old mill",
+             "nothing to see here"]  # fmt: skip
+    for i, text in enumerate(texts):
+        add_fake_episode(db, [(0.0, text)], title=f"ep{i}", media_id=str(i))
+    ours = search.search(db, query).hits
+    monkeypatch.setattr(search, "FEW_MATCHES", 0)  # FTS5's own bm25() in SQL
+    theirs = search.search(db, query).hits
+    assert [h.chunk_id for h in ours] == [h.chunk_id for h in theirs]
+    assert [h.score for h in ours] == pytest.approx([h.score for h in theirs])
+    assert len(ours) > 1
 
 
 def test_stemming_is_safe_from_many_threads():
