@@ -119,17 +119,19 @@ def m003_compact_timings(db: sqlite_utils.Database) -> None:
 @migrations()
 def m004_timings_v2(db: sqlite_utils.Database) -> None:
     """Re-pack word timings in the smaller format (one varint for most words)."""
+    last = 0
     while True:
         rows = db.execute(
-            "select id, start, text, timings from chunks where substr(timings, 1, 1) = x'01' "
-            "limit 2000"
+            "select id, start, text, timings from chunks where id > ? order by id limit 2000",
+            [last],
         ).fetchall()
         if not rows:
             return
+        last = rows[-1][0]
         db.conn.executemany(
             "update chunks set timings = ? where id = ?",
             [(timings.encode(timings.decode(text, blob, start), start), id_)
-             for id_, start, text, blob in rows],
+             for id_, start, text, blob in rows if blob[:1] == b"\x01"],
         )  # fmt: skip
 
 
@@ -441,19 +443,9 @@ def _matching(extra: str) -> str:
     )
 
 
-def search_chunks(
-    db: sqlite_utils.Database,
-    match: str,
-    *,
-    source: str | None = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    limit: int = 20,
-    offset: int = 0,
-) -> list[dict[str, Any]]:
-    """Chunks matching an FTS5 MATCH expression, best first, with their episode's fields."""
-    return search_page(db, match, source=source, date_from=date_from, date_to=date_to,
-                       limit=limit, offset=offset)[0]  # fmt: skip
+def search_chunks(db: sqlite_utils.Database, match: str, **options: Any) -> list[dict[str, Any]]:
+    """Chunks matching an FTS5 MATCH expression, best first: `search_page` without the count."""
+    return search_page(db, match, **options)[0]
 
 
 def search_page(
@@ -490,21 +482,19 @@ def search_page(
     ).fetchall()
     if not ranked:
         return [], total
-    ids = [r[0] for r in ranked]
-    rows = {
+    rows = _rows_by_id(db, [r[0] for r in ranked])
+    return [{**rows[rowid], "rank": rank} for rowid, rank in ranked], total
+
+
+def _rows_by_id(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    return {
         r["chunk_id"]: r
         for r in db.query(
             f"select {_HIT_COLUMNS} from chunks c join episodes e on e.id = c.episode_id "
             f"where c.id in ({','.join('?' * len(ids))})",
-            ids,
+            list(ids),
         )
     }
-    hits = []
-    for rowid, rank in ranked:
-        row = dict(rows[rowid])
-        row["rank"] = rank
-        hits.append(row)
-    return hits, total
 
 
 def few_matches(
@@ -531,14 +521,7 @@ def hit_rows(db: sqlite_utils.Database, ids: Sequence[int]) -> list[dict[str, An
         return []
     marks = ",".join("?" * len(ids))
     sizes = dict(db.execute(f"select id, sz from chunks_fts_docsize where id in ({marks})", ids))
-    rows = {
-        r["chunk_id"]: r
-        for r in db.query(
-            f"select {_HIT_COLUMNS} from chunks c join episodes e on e.id = c.episode_id "
-            f"where c.id in ({marks})",
-            list(ids),
-        )
-    }
+    rows = _rows_by_id(db, ids)
     return [{**rows[i], "tokens": _fts5_varints(sizes[i])[0]} for i in ids if i in rows]
 
 
