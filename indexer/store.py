@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ TOKENIZE = "porter unicode61 remove_diacritics 2"
 PAGE_SIZE = 16384
 
 migrations = Migrations("podcast-indexer")
+log = logging.getLogger(__name__)
 
 
 class StoreError(Exception):
@@ -119,6 +121,19 @@ def m003_compact_timings(db: sqlite_utils.Database) -> None:
 @migrations()
 def m004_timings_v2(db: sqlite_utils.Database) -> None:
     """Re-pack word timings in the smaller format (one varint for most words)."""
+    # The text does not change: keep the full-text index's update trigger from
+    # re-indexing every chunk (it fires on any column).
+    trigger = db.execute(
+        "select sql from sqlite_master where type = 'trigger' and name = 'chunks_au'"
+    ).fetchone()
+    if trigger:
+        db.execute("drop trigger chunks_au")
+    _repack_timings(db)
+    if trigger:
+        db.execute(trigger[0])
+
+
+def _repack_timings(db: sqlite_utils.Database) -> None:
     last = 0
     while True:
         rows = db.execute(
@@ -165,12 +180,23 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
         db.execute("PRAGMA foreign_keys = ON")
         if str(p) != ":memory:":
             db.enable_wal()
+        _announce_upgrade(db, p)
         migrations.apply(db)
         return db
     except StoreError:
         raise
     except (sqlite3.Error, OSError, ValueError) as exc:
         raise StoreError(f"can't open database {p}: {exc}") from None
+
+
+def _announce_upgrade(db: sqlite_utils.Database, path: Path) -> None:
+    """Say so before migrations rewrite indexed chunks: on a large file that takes minutes."""
+    if not db.table("chunks").exists() or not db.execute("select 1 from chunks limit 1").fetchone():
+        return
+    pending = [m.name for m in migrations.pending(db)]
+    if pending:
+        log.warning(f"upgrading {path} for this version ({', '.join(pending)}): a one-time "
+                    "step of about 3 minutes per million chunks; don't stop it")  # fmt: skip
 
 
 def _upgrade_if_needed(path: Path) -> None:

@@ -228,7 +228,8 @@ def test_m003_converts_an_m002_database(tmp_path: Path) -> None:
     assert_fts_consistent(db)
 
 
-def test_m004_repacks_version_1_timings(tmp_path: Path) -> None:
+def test_m004_repacks_version_1_timings(tmp_path: Path, caplog: pytest.LogCaptureFixture
+                                        ) -> None:  # fmt: skip
     path = tmp_path / "m003.db"
     old = sqlite_utils.Database(path)
     store.migrations.apply(old, stop_before="m004_timings_v2")
@@ -241,9 +242,17 @@ def test_m004_repacks_version_1_timings(tmp_path: Path) -> None:
         old.table("chunks").insert({**row, "timings": encode_v1(segments, row["start"])})
     old.close()
 
-    db = store.open_db(path)
+    with caplog.at_level("WARNING", logger="indexer.store"):
+        db = store.open_db(path)
+    assert "upgrading" in caplog.text and "m004_timings_v2" in caplog.text
     assert [r["name"] for r in db.query("select name from _sqlite_migrations")] == MIGRATIONS
     assert {bytes(r[0])[:1] for r in db.execute("select timings from chunks")} == {b"\x02"}
+    triggers = {r[0] for r in db.execute("select name from sqlite_master where type='trigger'")}
+    assert triggers == {"chunks_ai", "chunks_ad", "chunks_au"}
+    with db.atomic():  # the re-created update trigger still keeps the index in step
+        db.execute("update chunks set text = text || ' zeppelin' where id = (select min(id) "
+                   "from chunks)")  # fmt: skip
+    assert len(found(db, "zeppelin")) == 1
     assert store.get_segments(db, episode_id) == expected
     assert found(db, "harbour")
     assert_fts_consistent(db)
