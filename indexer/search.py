@@ -136,7 +136,7 @@ def match_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False
                ) -> tuple[int, int, int] | None:  # fmt: skip
     """The tightest run of words holding the most query phrases: (first, last, how many).
 
-    With `fuzzy`, a one-word phrase also matches a word that sounds written alike.
+    With `fuzzy`, a one-word phrase also matches a word a letter or two off (`_similar`).
     """
     stems: list[str] = []
     owner: list[int] = []  # the word each stem belongs to
