@@ -533,12 +533,15 @@ def few_matches(
     date_to: str | None = None,
 ) -> list[int] | None:
     """Ids of every chunk matching, newest first, or None when more than `cap` match."""
-    extra, params = _filters(source, date_from, date_to)
-    ids = [r[0] for r in db.execute(
-        f"select f.rowid {_matching(extra)} order by f.rowid desc limit ?",
-        [match, *params, cap + 1],
-    )]  # fmt: skip
+    ids = _newest_ids(db, match, cap + 1, source, date_from, date_to)
     return ids if len(ids) <= cap else None
+
+
+def _newest_ids(db: sqlite_utils.Database, match: str, limit: int, source: str | None,
+                date_from: str | None, date_to: str | None) -> list[int]:  # fmt: skip
+    extra, params = _filters(source, date_from, date_to)
+    sql = f"select f.rowid {_matching(extra)} order by f.rowid desc limit ?"
+    return [r[0] for r in db.execute(sql, [match, *params, limit])]
 
 
 def hit_rows(db: sqlite_utils.Database, ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -593,10 +596,8 @@ def match_ids(
     date_to: str | None = None,
     limit: int = COUNT_CAP,
 ) -> set[int]:
-    """Ids of (up to `limit`) chunks matching an FTS5 expression under the filters."""
-    extra, params = _filters(source, date_from, date_to)
-    sql = f"select f.rowid {_matching(extra)} limit ?"
-    return {r[0] for r in db.execute(sql, [match, *params, limit])}
+    """Ids of (up to `limit`, the newest) chunks matching an FTS5 expression under the filters."""
+    return set(_newest_ids(db, match, limit, source, date_from, date_to))
 
 
 def count_chunks(
