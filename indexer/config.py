@@ -36,6 +36,7 @@ class Settings:
     compute_type: str = "auto"
     cpu_threads: int = 0  # 0: one per core
     batch_size: int = 8  # >1 uses faster-whisper's batched pipeline
+    redecode: bool = True  # re-decode sequentially the speech the batched pipeline skipped
     beam_size: int = 1
     language: str | None = None  # None: detect
     vad: bool = True

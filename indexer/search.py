@@ -205,6 +205,40 @@ def best_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False
     return best
 
 
+def proximity(text: str, query: Query) -> tuple[bool, float, int]:
+    """How closely a chunk says the query's words: (exact run, tightness, words found).
+
+    Tightness is the share of the tightest window holding the most query words that those
+    words fill (1.0 when adjacent), with a bonus of 0.25 when they come in the query's
+    order: the sloppy-phrase idea of Lucene, on the stored text alone (no timings decoded).
+    """
+    targets = list(dict.fromkeys(_norm(t) for p in query.phrases for t in p))
+    stems = [stem for word in text.split(" ") for stem in _stems(word)]
+    wanted = {t: k for k, t in enumerate(targets)}
+    hits = [(i, wanted[s]) for i, s in enumerate(stems) if s in wanted]
+    if not hits:
+        return False, 0.0, 0
+    n = len(targets)
+    exact = n > 1 and any(stems[i : i + n] == targets for i, k in hits if k == 0)
+    best: tuple[int, int, bool] | None = None  # (-found, window, unordered)
+    counts: dict[int, int] = {}
+    left = 0
+    for right, (pos, k) in enumerate(hits):
+        counts[k] = counts.get(k, 0) + 1
+        while counts[hits[left][1]] > 1:
+            counts[hits[left][1]] -= 1
+            left += 1
+        window = hits[left : right + 1]
+        unordered = any(a[1] > b[1] for a, b in zip(window, window[1:], strict=False))
+        candidate = (-len(counts), pos - hits[left][0] + 1, unordered)
+        if best is None or candidate < best:
+            best = candidate
+    assert best is not None
+    found, width, unordered = -best[0], best[1], best[2]
+    tightness = found / width + (0.0 if unordered or found < 2 else 0.25)
+    return exact, tightness, found
+
+
 SNIPPET_WORDS = 32
 
 
@@ -366,6 +400,87 @@ def _rank_few(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]
     return rows
 
 
+# Multi-word queries: the best this many by bm25 (and up to PHRASE_POOL chunks saying the
+# words as one phrase, which bm25 may rank anywhere) are re-ranked by proximity.
+PROXIMITY_POOL = 50
+PHRASE_POOL = 20
+
+
+def _rank_by_proximity(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]
+                       ) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+    """The first PROXIMITY_POOL hits of a query, bm25 combined with how close its words are.
+
+    An exact run of all the words ranks above the same words scattered; among the rest,
+    bm25 (scaled to the best of the pool) plus tightness orders them.
+    """
+    rows, total = store.search_page(db, query.strict, limit=PROXIMITY_POOL, **filters)
+    if not rows:
+        return rows, total
+    if total > len(rows):
+        # The exact phrase may lie past the pool: ask FTS5 for it directly (newest first).
+        phrase = '"' + " ".join(t for p in query.phrases for t in p) + '"'
+        seen = {r["chunk_id"] for r in rows}
+        more = [i for i in store.match_ids_newest(db, phrase, PHRASE_POOL, **filters)
+                if i not in seen]  # fmt: skip
+        worst = max(r["rank"] for r in rows)
+        rows += [{**r, "rank": worst} for r in store.hit_rows(db, more)]
+    best = -min(r["rank"] for r in rows) or 1.0
+
+    def key(row: dict[str, Any]) -> tuple[bool, float]:
+        exact, tightness, _ = proximity(row["text"], query)
+        return (not exact, -(-row["rank"] / best + tightness))
+
+    rows.sort(key=key)
+    return rows, total
+
+
+def _boundary_hits(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]
+                   ) -> list[Hit]:  # fmt: skip
+    """Hits where the query's words run as one phrase across the end of a chunk."""
+    targets = [t for p in query.phrases for t in p]
+    if len(targets) < 2 or len(targets) > 12:
+        return []
+    stem_targets = [_norm(t) for t in targets]
+    found: list[Hit] = []
+    seen: set[int] = set()
+    for cut in range(1, len(targets)):
+        # A chunk starting with the rest of the phrase ('^' anchors it to the start).
+        tail = '^"' + " ".join(targets[cut:]) + '"'
+        for prev, row in store.chunks_after_boundary(db, tail, PHRASE_POOL, **filters):
+            if prev["chunk_id"] in seen:
+                continue
+            words_prev = [w for seg in store.chunk_segments(prev) for w in seg.words]
+            stems_prev = [st for w in words_prev for st in _stems(w.text)]
+            if stems_prev[-cut:] != stem_targets[:cut]:
+                continue
+            seen.add(prev["chunk_id"])
+            # The first matched word: walk back over the words holding the head's stems.
+            need, first = cut, len(words_prev)
+            while need > 0 and first > 0:
+                first -= 1
+                need -= len(_stems(words_prev[first].text))
+            words_next = [w for seg in store.chunk_segments(row) for w in seg.words]
+            joined = words_prev + words_next
+            span = (first, len(words_prev) + len(query.phrases) - 1)
+            hit = _hit(prev, None, False, [], ())
+            start_word = words_prev[first]
+            hit.start = max(0.0, start_word.start - LEAD_SECONDS)
+            hit.end = words_next[min(len(words_next) - 1, len(targets) - cut - 1)].end
+            hit.snippet = make_snippet(joined, span, query)
+            hit.quote = (
+                " ".join(
+                    seg.text for seg in store.chunk_segments(prev) if seg.end >= start_word.start
+                )
+                + " "
+                + store.chunk_segments(row)[0].text
+            )
+            page = prev.get("webpage_url") or prev.get("media_url") or ""
+            hit.url = deep_link(page, hit.start) if page else ""
+            hit.matched = hit.terms = len(query.phrases)
+            found.append(hit)
+    return found
+
+
 def search(
     db: sqlite_utils.Database,
     text: str,
@@ -401,14 +516,25 @@ def search(
         return Results(_hits(db, rows, query, False, prefixes), total)
 
     query = parse_query(text)
+    several = len(query.phrases) > 1 or any(len(p) > 1 for p in query.phrases)
     few = _rank_few(db, query, filters)
-    if few is None:
+    if few is None and several and offset + limit <= PROXIMITY_POOL:
+        rows, total = _rank_by_proximity(db, query, filters)
+        rows = rows[offset : offset + limit]
+    elif few is None:
         rows, total = store.search_page(db, query.strict, limit=limit, offset=offset, **filters)
     else:
         rows, total = few[offset : offset + limit], len(few)
     hits = _hits(db, rows, query, False)
-    if len(hits) >= limit or len(query.phrases) < 2 and all(len(p) == 1 for p in query.phrases):
+    if len(hits) >= limit or not several:
         return Results(hits, total)
+    across = _boundary_hits(db, query, filters)
+    if across:
+        start = max(0, offset - total)
+        hits += across[start : start + limit - len(hits)]
+        total += len(across)
+        if len(hits) >= limit:
+            return Results(hits, total)
     # Readers type what they heard and transcripts have errors: fill up with the chunks
     # holding the most telling of the words.
     exact_ids = (
@@ -426,12 +552,14 @@ def search(
     telling = telling or list(weights)
     loose = Query(tuple((t,) for t in telling)).loose
     # Candidates are ordered by the text alone; only the page's winners are decoded.
+    # Among chunks holding as much of the query, those saying it closest together win.
     ranked = [
-        ((-_coverage(r["text"], weights), r["rank"]), r)
+        ((-_coverage(r["text"], weights) * (0.6 + 0.4 * min(proximity(r["text"], query)[1], 1.0)),
+          r["rank"]), r)
         for r in store.search_chunks(db, loose, limit=PARTIAL_POOL, **filters)
         if r["chunk_id"] not in exact_ids
-    ]
+    ]  # fmt: skip
     ranked.sort(key=lambda x: x[0])
-    start = max(0, offset - total)
+    start = max(0, offset - total - len(across))
     partial = _hits(db, [r for _, r in ranked[start : start + limit - len(hits)]], query, True)
     return Results(hits + partial, total, partial=bool(partial))

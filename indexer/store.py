@@ -544,6 +544,29 @@ def _newest_ids(db: sqlite_utils.Database, match: str, limit: int, source: str |
     return [r[0] for r in db.execute(sql, [match, *params, limit])]
 
 
+def match_ids_newest(db: sqlite_utils.Database, match: str, limit: int, *,
+                     source: str | None = None, date_from: str | None = None,
+                     date_to: str | None = None) -> list[int]:  # fmt: skip
+    """Ids of the newest `limit` chunks matching an FTS5 expression under the filters."""
+    return _newest_ids(db, match, limit, source, date_from, date_to)
+
+
+def chunks_after_boundary(db: sqlite_utils.Database, match: str, limit: int, **filters: Any
+                          ) -> list[tuple[dict[str, Any], dict[str, Any]]]:  # fmt: skip
+    """(previous chunk, chunk) pairs of the same episode for the newest chunks matching."""
+    ids = match_ids_newest(db, match, limit, **filters)
+    if not ids:
+        return []
+    pairs = db.execute(
+        "select p.id, c.id from chunks c join chunks p on p.episode_id = c.episode_id "
+        f"and p.idx = c.idx - 1 where c.id in ({','.join('?' * len(ids))})",
+        ids,
+    ).fetchall()
+    rows = _rows_by_id(db, [i for pair in pairs for i in pair])
+    return [({**rows[a], "rank": 0.0}, {**rows[b], "rank": 0.0}) for a, b in pairs
+            if a in rows and b in rows]  # fmt: skip
+
+
 def hit_rows(db: sqlite_utils.Database, ids: Sequence[int]) -> list[dict[str, Any]]:
     """Chunks by id, with their episode's fields and their length in index tokens."""
     if not ids:

