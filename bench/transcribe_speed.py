@@ -1,6 +1,6 @@
 """The indexer's transcription path vs plain faster-whisper: speed, WER and word timing.
 
-Joins the real recordings in /work/shared/audio (jfk.flac, LJ001-0001..4.wav) with known,
+Joins the real recordings in ../shared/audio (jfk.flac, LJ001-0001..4.wav) with known,
 varied gaps into one multi-minute file, then transcribes it with the same bundled whisper
 base model in several ways, interleaved round by round (A, B, C, ..., B, C, ..., A), the
 order rotating each round, so that load from other processes hits every variant alike.
@@ -10,7 +10,9 @@ WER is against the reference texts (lowercase, no punctuation, simple word Leven
 
   A  plain        WhisperModel(path) defaults (compute_type="default", beam 5, no words)
   B  plain+words  the same with word_timestamps=True, vad_filter=True
-  C  indexer      indexer.transcribe.transcribe(path, Settings()): batched 8, beam 1, int8
+  C  indexer      indexer.transcribe.transcribe(path, Settings()): batched 8, beam 1, int8,
+                  then the skipped speech re-decoded sequentially (redecode, the default)
+  C0              C without re-decoding (redecode=False: the batched pipeline alone)
   D  batched b5   the same with beam_size=5
   E  sequential   the same with batch_size=1
   F  plain int8   B with compute_type="int8" (separates quantisation from batching)
@@ -38,7 +40,7 @@ from indexer import transcribe
 from indexer.config import Settings
 
 RATE = 16000
-AUDIO = Path("/work/shared/audio")
+AUDIO = Path(__file__).resolve().parents[1].parent / "shared" / "audio"
 GAPS = (2.0, 1.0, 3.0, 1.5, 4.0, 2.5, 0.8)  # seconds after each clip, rotated per set
 Words = list[tuple[float, str]]  # (start, word) of every recognised word
 Runner = Callable[[], tuple[str, Words | None]]
@@ -152,7 +154,8 @@ def main() -> None:
     if "F" in wanted:
         int8_model = WhisperModel(model_path, device="cpu", compute_type="int8")
         runners["F"] = plain(int8_model, audio, words=True)
-    configs = {"C": base, "D": base.replace(beam_size=5), "E": base.replace(batch_size=1),
+    configs = {"C": base, "C0": base.replace(redecode=False), "D": base.replace(beam_size=5),
+               "E": base.replace(batch_size=1),
                "C4": base.replace(cpu_threads=4)}  # fmt: skip
     for name, settings in configs.items():
         if name in wanted:
