@@ -348,7 +348,9 @@ def build(minutes: float, audio_dir: Path | None, seed: int) -> tuple[np.ndarray
                 speed = rng.choice(SPEEDS)
             item = Item(text, voice, speed)
             words = text.split()
-            bounds = [0, *_cuts(len(words), rng), len(words)]
+            # The same sentence is always cut the same way, so a mid-sentence query is
+            # spoken at a known moment in every occurrence of a repeated sentence.
+            bounds = [0, *_cuts(len(words), random.Random(f"{seed}:{text}")), len(words)]
             for k, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
                 if k:
                     add(np.zeros(int(rng.uniform(0.05, 0.1) * RATE), dtype=np.int16))

@@ -462,7 +462,8 @@ def _boundary_hits(db: sqlite_utils.Database, query: Query, filters: dict[str, A
             words_next = [w for seg in store.chunk_segments(row) for w in seg.words]
             joined = words_prev + words_next
             span = (first, len(words_prev) + len(query.phrases) - 1)
-            hit = _hit(prev, None, False, [], ())
+            chapters = store.chapters_of(db, [prev["episode_id"]]).get(prev["episode_id"], [])
+            hit = _hit(prev, None, False, chapters, ())
             start_word = words_prev[first]
             hit.start = max(0.0, start_word.start - LEAD_SECONDS)
             hit.end = words_next[min(len(words_next) - 1, len(targets) - cut - 1)].end
@@ -476,6 +477,7 @@ def _boundary_hits(db: sqlite_utils.Database, query: Query, filters: dict[str, A
             )
             page = prev.get("webpage_url") or prev.get("media_url") or ""
             hit.url = deep_link(page, hit.start) if page else ""
+            hit.chapter = _chapter(chapters, hit.start)
             hit.matched = hit.terms = len(query.phrases)
             found.append(hit)
     return found

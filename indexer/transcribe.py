@@ -370,8 +370,16 @@ def fill_gaps(words: Sequence[Word], found: Sequence[Word],
     return sorted([*words, *extra], key=lambda w: (w.start, w.end))
 
 
-def _words(raw: Any, offset: float = 0.0) -> Iterator[Word]:
+# Whisper's own test for a repetition loop (".C .C .C ..."): text that gzip shrinks this much.
+MAX_COMPRESSION = 2.4
+
+
+def _words(raw: Any, offset: float = 0.0, *, drop_loops: bool = False) -> Iterator[Word]:
     for seg in raw:
+        # The batched pipeline has no temperature fallback, so a window can come back as a
+        # loop; its words are dropped and its speech becomes a gap to decode again.
+        if drop_loops and getattr(seg, "compression_ratio", 0.0) > MAX_COMPRESSION:
+            continue
         for w in seg.words or ():
             if w.word.strip():
                 yield Word(round(float(w.start) + offset, 3), round(float(w.end) + offset, 3),
@@ -430,7 +438,8 @@ def _decode_words(audio: Any, settings: Settings, options: dict[str, Any]) -> _R
             raw, info = model.transcribe(audio, condition_on_previous_text=False, **options)
     except RuntimeError as exc:
         raise TranscriptionError(f"transcription failed: {exc}") from None
-    return _Run(info.language, float(info.duration), _words(raw))
+    return _Run(info.language, float(info.duration),
+                _words(raw, drop_loops=settings.batch_size > 1 and settings.redecode))  # fmt: skip
 
 
 def transcribe(
