@@ -282,7 +282,7 @@ def split_sentences(words: Sequence[Word], max_seconds: float = 30.0,
     """
     group: list[Word] = []
     for i, word in enumerate(words):
-        if group and word.start - group[-1].end > max_gap:
+        if group and (word.start - group[-1].end > max_gap or _starts_unpunctuated(group, word)):
             yield _segment(group)
             group = []
         group.append(word)
@@ -296,6 +296,24 @@ def split_sentences(words: Sequence[Word], max_seconds: float = 30.0,
             group = group[cut:]
     if group:
         yield _segment(group)
+
+
+def _starts_unpunctuated(group: list[Word], word: Word) -> bool:
+    """A capitalised word after a pause, in a window the model wrote without punctuation.
+
+    The batched pipeline sometimes returns a whole window with no punctuation but with
+    capitals ("... six minutes A new course record A documentary ..."): those are the
+    sentence starts.
+    """
+    text = word.text
+    return (
+        len(group) >= 3
+        and text[:1].isupper()
+        and (text[1:2].islower() or text == "A")
+        and word.start - group[-1].end >= 0.25
+        and not any(w.text.endswith((",", ";", ":", "-")) for w in group[-1:])
+        and not any(c in w.text for w in group for c in ".?!,")
+    )
 
 
 def _best_cut(group: list[Word]) -> int:
@@ -315,6 +333,9 @@ def _segment(words: list[Word]) -> Segment:
 MIN_GAP = 1.0
 # Silero pads each speech region by this much (faster-whisper's default speech_pad_ms).
 VAD_PAD = 0.4
+# Audio kept on each side of a gap when decoding it again, and silence between two gaps.
+GAP_PAD = 0.3
+JOIN_SILENCE = 0.5
 
 
 def find_gaps(regions: Sequence[tuple[float, float]], words: Sequence[Word],
@@ -400,16 +421,34 @@ def redecode_gaps(model: Any, audio: Any, words: Sequence[Word], options: dict[s
                   ) -> tuple[list[Word], list[tuple[float, float]]]:  # fmt: skip
     """Decode again, sequentially, the detected speech that came back without words.
 
-    Returns the words with what was recovered, and the gaps that were re-decoded.
+    The gaps are joined into one recording (a short silence between them) and decoded in
+    one sequential pass, which resumes wherever the model stops; each 30 s window costs
+    one encoder run, so many short gaps cost little more than one. Returns the words with
+    what was recovered, and the gaps that were re-decoded.
     """
+    import numpy as np
+
     gaps = find_gaps(speech_regions(audio) if regions is None else regions, words)
-    found: list[Word] = []
+    if not gaps:
+        return list(words), gaps
+    total = len(audio) / SAMPLE_RATE
+    pieces, marks, t = [], [], 0.0  # marks: (start in the joined audio, start in the episode)
+    silence = np.zeros(int(JOIN_SILENCE * SAMPLE_RATE), dtype=audio.dtype)
     for a, b in gaps:
-        lo, hi = max(0.0, a - 0.3), min(len(audio) / SAMPLE_RATE, b + 0.3)
+        lo, hi = max(0.0, a - GAP_PAD), min(total, b + GAP_PAD)
         clip = audio[int(lo * SAMPLE_RATE) : int(hi * SAMPLE_RATE)]
-        raw, _ = model.transcribe(clip, condition_on_previous_text=False,
-                                  **{**options, "vad_filter": False})  # fmt: skip
-        found += _words(raw, lo)
+        marks.append((t, lo))
+        pieces += [clip, silence]
+        t += (len(clip) + len(silence)) / SAMPLE_RATE
+    raw, _ = model.transcribe(np.concatenate(pieces), condition_on_previous_text=False,
+                              **{**options, "vad_filter": False})  # fmt: skip
+    starts = [m[0] for m in marks]
+    found = []
+    for w in _words(raw):
+        k = max(0, bisect.bisect_right(starts, (w.start + w.end) / 2) - 1)
+        shift = marks[k][1] - marks[k][0]
+        found.append(Word(round(w.start + shift, 3), round(w.end + shift, 3), w.text,
+                          w.probability))  # fmt: skip
     return fill_gaps(words, found, gaps), gaps
 
 

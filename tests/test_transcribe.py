@@ -144,3 +144,29 @@ def test_speech_the_batched_pipeline_skipped_is_decoded_again(tmp_path, cache_di
     text = " ".join(s.text for s in transcribe.transcribe(wav, settings).segments).lower()
     for words_of_line in ("public library", "volunteers", "comic books"):
         assert words_of_line in text
+
+
+def test_a_window_that_came_back_as_a_loop_is_dropped_to_be_decoded_again():
+    from types import SimpleNamespace as NS
+
+    def seg(text: str, start: float, ratio: float) -> NS:
+        words = [NS(start=start + i * 0.2, end=start + i * 0.2 + 0.2, word=" " + w,
+                    probability=0.9) for i, w in enumerate(text.split())]  # fmt: skip
+        return NS(words=words, compression_ratio=ratio)
+
+    raw = [seg("the vote was close", 1.0, 1.1), seg(".C " * 40, 5.0, 9.5),
+           seg("we go on", 20.0, 1.0)]  # fmt: skip
+    kept = list(transcribe._words(raw, drop_loops=True))
+    assert [w.text for w in kept] == ["the", "vote", "was", "close", "we", "go", "on"]
+    # The loop's time is now speech without words: a gap to decode again.
+    assert find_gaps([(0.6, 21.0)], kept) == [(pytest.approx(1.8), 20.0)]
+    assert len(list(transcribe._words(raw))) == 47
+
+
+def test_a_window_written_without_punctuation_is_cut_at_its_capitalised_pauses():
+    words = _words("the marathon was won in two hours") + _words("A new course record", 3.2)
+    assert [s.text for s in split_sentences(words)] == ["the marathon was won in two hours",
+                                                        "A new course record"]  # fmt: skip
+    # Where the model did punctuate, a name after a pause stays in its sentence.
+    named = _words("we spoke to the mayor,") + _words("Aoife Brennan", 2.6)
+    assert len(list(split_sentences(named))) == 1
