@@ -181,6 +181,28 @@ def match_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False
     return best[3], best[4], -best[0]
 
 
+def _tighter_run(words: Sequence[Word], query: Query, span: tuple[int, int, int]
+                 ) -> tuple[int, int, int]:  # fmt: skip
+    """Where a scattered full match was really said: a run of all but one word, if any.
+
+    "thunderstorms will clear by" whose "by" is ten words away, while "thunderstorm will
+    clear" is said word for word: the run is the moment the reader heard.
+    """
+    n = len(query.phrases)
+    width = span[1] - span[0] + 1
+    if n < 3 or width <= 2 * n + 2:
+        return span
+    best = span
+    for k in range(n):
+        rest = Query(query.phrases[:k] + query.phrases[k + 1 :])
+        run = match_span(words, rest)
+        size = sum(len(p) for p in rest.phrases)
+        if run and run[2] == n - 1 and run[1] - run[0] + 1 <= size + 1:
+            if best is span or run[1] - run[0] < best[1] - best[0]:
+                best = (run[0], run[1], span[2])
+    return best
+
+
 def best_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False
               ) -> tuple[int, int, int, int] | None:  # fmt: skip
     """The span to link to: (first, last, matched, out of); phrases first, then single words.
@@ -191,7 +213,7 @@ def best_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False
     """
     span = match_span(words, query)
     if span and span[2] == len(query.phrases):
-        return (*span, len(query.phrases))
+        return (*_tighter_run(words, query, span), len(query.phrases))
     best = (*span, len(query.phrases)) if span else None
     loose = query.words
     by_word = match_span(words, loose) if loose != query else span

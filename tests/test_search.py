@@ -398,3 +398,12 @@ def test_a_phrase_across_a_chunk_boundary_is_found_as_a_phrase(db):
         assert store.MARK_START + "lighthouse" in hit.snippet
     # Words from both chunks that are not said as one phrase stay partial matches.
     assert all(h.partial for h in search.search(db, "shore lighthouse").hits)
+
+
+def test_a_scattered_full_match_is_placed_where_all_but_one_word_are_said_together(db):
+    filler = " ".join(["and", "so", "on"] * 5)
+    # "by" is said early; "thunderstorm will clear" (the reader's moment) much later.
+    add_fake_episode(db, [(0.0, f"by a similar process {filler} thunderstorm will clear soon")])
+    hit = search.search(db, "thunderstorms will clear by").hits[0]
+    assert not hit.partial and hit.matched == 4
+    assert hit.start == pytest.approx(19 * 0.4 - search.LEAD_SECONDS)
