@@ -197,9 +197,9 @@ def _tighter_run(words: Sequence[Word], query: Query, span: tuple[int, int, int]
         rest = Query(query.phrases[:k] + query.phrases[k + 1 :])
         run = match_span(words, rest)
         size = sum(len(p) for p in rest.phrases)
-        if run and run[2] == n - 1 and run[1] - run[0] + 1 <= size + 1:
-            if best is span or run[1] - run[0] < best[1] - best[0]:
-                best = (run[0], run[1], span[2])
+        tight = run is not None and run[2] == n - 1 and run[1] - run[0] + 1 <= size + 1
+        if run and tight and (best is span or run[1] - run[0] < best[1] - best[0]):
+            best = (run[0], run[1], span[2])
     return best
 
 

@@ -421,16 +421,28 @@ def redecode_gaps(model: Any, audio: Any, words: Sequence[Word], options: dict[s
                   ) -> tuple[list[Word], list[tuple[float, float]]]:  # fmt: skip
     """Decode again, sequentially, the detected speech that came back without words.
 
-    The gaps are joined into one recording (a short silence between them) and decoded in
-    one sequential pass, which resumes wherever the model stops; each 30 s window costs
-    one encoder run, so many short gaps cost little more than one. Returns the words with
-    what was recovered, and the gaps that were re-decoded.
+    First all gaps at once: joined into one recording (a short silence between them) and
+    decoded in one sequential pass, each 30 s window costing one encoder run, so many short
+    gaps cost little more than one. The model can stop early in that pass too, so the gaps
+    still empty after it are then decoded one by one. Returns the words with what was
+    recovered, and the gaps that were re-decoded.
     """
-    import numpy as np
-
-    gaps = find_gaps(speech_regions(audio) if regions is None else regions, words)
+    regions = speech_regions(audio) if regions is None else regions
+    gaps = find_gaps(regions, words)
     if not gaps:
         return list(words), gaps
+    filled = fill_gaps(words, _decode_joined(model, audio, gaps, options), gaps)
+    for gap in find_gaps(regions, filled):
+        if any(a <= (gap[0] + gap[1]) / 2 <= b for a, b in gaps):
+            filled = fill_gaps(filled, _decode_joined(model, audio, [gap], options), [gap])
+    return filled, gaps
+
+
+def _decode_joined(model: Any, audio: Any, gaps: Sequence[tuple[float, float]],
+                   options: dict[str, Any]) -> list[Word]:  # fmt: skip
+    """The words of the gaps' audio, joined and decoded sequentially, in episode time."""
+    import numpy as np
+
     total = len(audio) / SAMPLE_RATE
     pieces, marks, t = [], [], 0.0  # marks: (start in the joined audio, start in the episode)
     silence = np.zeros(int(JOIN_SILENCE * SAMPLE_RATE), dtype=audio.dtype)
@@ -449,7 +461,7 @@ def redecode_gaps(model: Any, audio: Any, words: Sequence[Word], options: dict[s
         shift = marks[k][1] - marks[k][0]
         found.append(Word(round(w.start + shift, 3), round(w.end + shift, 3), w.text,
                           w.probability))  # fmt: skip
-    return fill_gaps(words, found, gaps), gaps
+    return found
 
 
 @dataclass(frozen=True)
