@@ -423,19 +423,21 @@ def _rank_few(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]
 
 
 # Multi-word queries: the best this many by bm25 (and up to PHRASE_POOL chunks saying the
-# words as one phrase, which bm25 may rank anywhere) are re-ranked by proximity.
+# words as one phrase, which bm25 may rank anywhere) are re-ranked by proximity; deeper
+# pages re-rank as many as they reach, up to MAX_PROXIMITY_POOL, so pages agree.
 PROXIMITY_POOL = 50
+MAX_PROXIMITY_POOL = 200
 PHRASE_POOL = 20
 
 
-def _rank_by_proximity(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]
-                       ) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
-    """The first PROXIMITY_POOL hits of a query, bm25 combined with how close its words are.
+def _rank_by_proximity(db: sqlite_utils.Database, query: Query, filters: dict[str, Any],
+                       pool: int = PROXIMITY_POOL) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+    """The first `pool` hits of a query, bm25 combined with how close its words are.
 
     An exact run of all the words ranks above the same words scattered; among the rest,
     bm25 (scaled to the best of the pool) plus tightness orders them.
     """
-    rows, total = store.search_page(db, query.strict, limit=PROXIMITY_POOL, **filters)
+    rows, total = store.search_page(db, query.strict, limit=pool, **filters)
     if not rows:
         return rows, total
     if total > len(rows):
@@ -542,8 +544,9 @@ def search(
     query = parse_query(text)
     several = len(query.phrases) > 1 or any(len(p) > 1 for p in query.phrases)
     few = _rank_few(db, query, filters)
-    if few is None and several and offset + limit <= PROXIMITY_POOL:
-        rows, total = _rank_by_proximity(db, query, filters)
+    if few is None and several and offset + limit <= MAX_PROXIMITY_POOL:
+        pool = max(PROXIMITY_POOL, offset + limit)
+        rows, total = _rank_by_proximity(db, query, filters, pool)
         rows = rows[offset : offset + limit]
     elif few is None:
         rows, total = store.search_page(db, query.strict, limit=limit, offset=offset, **filters)

@@ -407,3 +407,14 @@ def test_a_scattered_full_match_is_placed_where_all_but_one_word_are_said_togeth
     hit = search.search(db, "thunderstorms will clear by").hits[0]
     assert not hit.partial and hit.matched == 4
     assert hit.start == pytest.approx(19 * 0.4 - search.LEAD_SECONDS)
+
+
+def test_pages_of_a_re_ranked_query_agree_with_one_long_page(db):
+    for i in range(30):
+        gap = " ".join(["so"] * (i % 7))
+        add_fake_episode(db, [(0.0, f"the harbour {gap} pilot strike {'and ' * (i % 5)}end")],
+                         title=f"ep{i}", media_id=f"m{i}")  # fmt: skip
+    whole = [h.chunk_id for h in search.search(db, "harbour pilot strike", limit=100).hits]
+    paged = [h.chunk_id for k in range(0, 35, 7)
+             for h in search.search(db, "harbour pilot strike", limit=7, offset=k).hits]  # fmt: skip
+    assert len(whole) == 30 and paged == whole

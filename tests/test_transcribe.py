@@ -170,3 +170,29 @@ def test_a_window_written_without_punctuation_is_cut_at_its_capitalised_pauses()
     # Where the model did punctuate, a name after a pause stays in its sentence.
     named = _words("we spoke to the mayor,") + _words("Aoife Brennan", 2.6)
     assert len(list(split_sentences(named))) == 1
+
+
+@pytest.mark.slow
+def test_several_skipped_sentences_all_come_back(tmp_path, cache_dir):
+    from indexer.config import Settings
+    from tests.conftest import EPISODES
+    from tests.speech import speak_lines, write_wav
+
+    title, notes, lines = EPISODES["harbour"]
+    samples, placed = speak_lines(lines, gap=1.0, lead=1.5)
+    audio = transcribe.decode(write_wav(tmp_path / "harbour.wav", samples))
+    settings = Settings(cache_dir=str(cache_dir))
+    options = dict(language="en", beam_size=1, word_timestamps=True, vad_filter=True,
+                   initial_prompt=build_hints(title, notes))  # fmt: skip
+    decoded = list(transcribe._decode_words(audio, settings, options).words)
+    lost = [placed[1], placed[3]]  # two sentences apart, as the pipeline drops them
+
+    def inside(w: Word) -> bool:
+        return any(line.start - 0.2 <= w.start <= line.end for line in lost)
+
+    kept = [w for w in decoded if not inside(w)]
+    words, gaps = transcribe.redecode_gaps(transcribe.load_model(settings), audio, kept, options)
+    assert len(gaps) == 2
+    for line, keyword in zip(lost, ("bigger", "oyster"), strict=True):
+        said = " ".join(w.text for w in words if line.start - 0.5 <= w.start <= line.end)
+        assert keyword in said.lower(), (line.text, said)
