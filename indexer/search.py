@@ -425,86 +425,107 @@ def _rank_few(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]
 # Multi-word queries: the best this many by bm25 (and up to PHRASE_POOL chunks saying the
 # words as one phrase, which bm25 may rank anywhere) are re-ranked by proximity; deeper
 # pages re-rank as many as they reach, up to MAX_PROXIMITY_POOL, so pages agree.
-PROXIMITY_POOL = 50
+PROXIMITY_POOL = 30
 MAX_PROXIMITY_POOL = 200
 PHRASE_POOL = 20
 
 
 def _rank_by_proximity(db: sqlite_utils.Database, query: Query, filters: dict[str, Any],
-                       pool: int = PROXIMITY_POOL) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+                       pool: int = PROXIMITY_POOL, wanted: int = 20
+                       ) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
     """The first `pool` hits of a query, bm25 combined with how close its words are.
 
     An exact run of all the words ranks above the same words scattered; among the rest,
-    bm25 (scaled to the best of the pool) plus tightness orders them.
+    bm25 (scaled to the best of the pool) plus tightness orders them. `wanted` is how many
+    the caller shows (offset + limit).
     """
-    rows, total = store.search_page(db, query.strict, limit=pool, **filters)
+    rows, total, window = store.search_window(db, query.strict, limit=pool, **filters)
     if not rows:
         return rows, total
-    if total > len(rows):
-        # The exact phrase may lie past the pool: ask FTS5 for it directly (newest first).
+    scored = [(proximity(r["text"], query), r) for r in rows]
+    if total > len(rows) and sum(p[0] for p, _ in scored) < wanted:
+        # The exact phrase may lie past the pool: ask FTS5 for it directly, within the
+        # window that bm25 ranked.
+        above = None if window is None else window[0] - 1
         phrase = '"' + " ".join(t for p in query.phrases for t in p) + '"'
         seen = {r["chunk_id"] for r in rows}
-        more = [i for i in store.match_ids_newest(db, phrase, PHRASE_POOL, **filters)
-                if i not in seen]  # fmt: skip
+        more = [i for i in store.some_match_ids(db, phrase, PHRASE_POOL, above=above,
+                                                **filters) if i not in seen]  # fmt: skip
         worst = max(r["rank"] for r in rows)
-        rows += [{**r, "rank": worst} for r in store.hit_rows(db, more)]
-    best = -min(r["rank"] for r in rows) or 1.0
-
-    def key(row: dict[str, Any]) -> tuple[bool, float]:
-        exact, tightness, _ = proximity(row["text"], query)
-        return (not exact, -(-row["rank"] / best + tightness))
-
-    rows.sort(key=key)
-    return rows, total
+        scored += [(proximity(r["text"], query), {**r, "rank": worst})
+                   for r in store.hit_rows(db, more)]  # fmt: skip
+    best = -min(r["rank"] for _, r in scored) or 1.0
+    scored.sort(key=lambda x: (not x[0][0], -(-x[1]["rank"] / best + x[0][1])))
+    return [r for _, r in scored], total
 
 
-def _boundary_hits(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]
-                   ) -> list[Hit]:  # fmt: skip
-    """Hits where the query's words run as one phrase across the end of a chunk."""
+def _boundary_hits(db: sqlite_utils.Database, query: Query, filters: dict[str, Any],
+                   counts: dict[str, int]) -> list[Hit]:  # fmt: skip
+    """Hits where the query's words run as one phrase across the end of a chunk.
+
+    For each place the phrase could be cut, FTS5 finds the chunks holding the side with
+    the rarest word (`counts`: chunks per word), so that list is short: the chunks
+    starting with the tail (`^"..."`), or those holding the head; the text of the chunk
+    beside each says whether the phrase goes on there. A phrase of words said everywhere
+    is not looked for across chunks: each probe would read their whole posting lists.
+    """
     targets = [t for p in query.phrases for t in p]
     if len(targets) < 2 or len(targets) > 12:
         return []
-    stem_targets = [_norm(t) for t in targets]
-    found: list[Hit] = []
-    seen: set[int] = set()
+
+    def rarest(words: list[str]) -> int:
+        return min(counts.get(w, store.COUNT_CAP + 1) for w in words)
+
+    if rarest(targets) > store.COUNT_CAP or rarest(targets) == 0:
+        return []
+    wanted = [_norm(t) for t in targets]
+    pairs: dict[int, tuple[int, int]] = {}  # earlier chunk -> (later chunk, cut)
     for cut in range(1, len(targets)):
-        # A chunk starting with the rest of the phrase ('^' anchors it to the start).
-        tail = '^"' + " ".join(targets[cut:]) + '"'
-        for prev, row in store.chunks_after_boundary(db, tail, PHRASE_POOL, **filters):
-            if prev["chunk_id"] in seen:
-                continue
-            words_prev = [w for seg in store.chunk_segments(prev) for w in seg.words]
-            stems_prev = [st for w in words_prev for st in _stems(w.text)]
-            if stems_prev[-cut:] != stem_targets[:cut]:
-                continue
-            seen.add(prev["chunk_id"])
-            # The first matched word: walk back over the words holding the head's stems.
-            need, first = cut, len(words_prev)
-            while need > 0 and first > 0:
-                first -= 1
-                need -= len(_stems(words_prev[first].text))
-            words_next = [w for seg in store.chunk_segments(row) for w in seg.words]
-            joined = words_prev + words_next
-            span = (first, len(words_prev) + len(query.phrases) - 1)
-            chapters = store.chapters_of(db, [prev["episode_id"]]).get(prev["episode_id"], [])
-            hit = _hit(prev, None, False, chapters, ())
-            start_word = words_prev[first]
-            hit.start = max(0.0, start_word.start - LEAD_SECONDS)
-            hit.end = words_next[min(len(words_next) - 1, len(targets) - cut - 1)].end
-            hit.snippet = make_snippet(joined, span, query)
-            hit.quote = (
-                " ".join(
-                    seg.text for seg in store.chunk_segments(prev) if seg.end >= start_word.start
-                )
-                + " "
-                + store.chunk_segments(row)[0].text
-            )
-            page = prev.get("webpage_url") or prev.get("media_url") or ""
-            hit.url = deep_link(page, hit.start) if page else ""
-            hit.chapter = _chapter(chapters, hit.start)
-            hit.matched = hit.terms = len(query.phrases)
-            found.append(hit)
+        head, tail = targets[:cut], targets[cut:]
+        if rarest(tail) <= rarest(head):
+            match, side = '^"' + " ".join(tail) + '"', "later"
+        else:
+            match, side = '"' + " ".join(head) + '"', "earlier"
+        for a, a_text, b, b_text in store.adjacent_chunks(db, match, PHRASE_POOL,
+                                                          matched=side, **filters):  # fmt: skip
+            ends = [st for w in a_text.rsplit(" ", cut)[-cut:] for st in _stems(w)][-cut:]
+            starts = [st for w in b_text.split(" ", len(tail))[: len(tail)] for st in _stems(w)]
+            if a not in pairs and ends == wanted[:cut] and starts[: len(tail)] == wanted[cut:]:
+                pairs[a] = (b, cut)
+    if not pairs:
+        return []
+    rows = store.rows_by_id(db, [i for a, (b, _) in pairs.items() for i in (a, b)])
+    chapters = store.chapters_of(db, (rows[a]["episode_id"] for a in pairs if a in rows))
+    found = []
+    for a, (b, cut) in pairs.items():
+        if a in rows and b in rows:
+            found.append(_boundary_hit(rows[a], rows[b], cut, query, len(targets),
+                                       chapters.get(rows[a]["episode_id"], [])))  # fmt: skip
     return found
+
+
+def _boundary_hit(prev: dict[str, Any], row: dict[str, Any], cut: int, query: Query,
+                  n_tokens: int, chapters: list[tuple[float, str]]) -> Hit:  # fmt: skip
+    segments_prev, segments_next = store.chunk_segments(prev), store.chunk_segments(row)
+    words_prev = [w for seg in segments_prev for w in seg.words]
+    words_next = [w for seg in segments_next for w in seg.words]
+    # The first matched word: walk back over the words holding the head's stems.
+    need, first = cut, len(words_prev)
+    while need > 0 and first > 0:
+        first -= 1
+        need -= len(_stems(words_prev[first].text))
+    start_word = words_prev[first]
+    hit = _hit(prev, None, False, chapters, ())
+    hit.start = max(0.0, start_word.start - LEAD_SECONDS)
+    hit.end = words_next[min(len(words_next) - 1, n_tokens - cut - 1)].end
+    hit.snippet = make_snippet(words_prev + words_next, (first, len(words_prev)), query)
+    hit.quote = " ".join([*(s.text for s in segments_prev if s.end >= start_word.start),
+                          segments_next[0].text])  # fmt: skip
+    page = prev.get("webpage_url") or prev.get("media_url") or ""
+    hit.url = deep_link(page, hit.start) if page else ""
+    hit.chapter = _chapter(chapters, hit.start)
+    hit.matched = hit.terms = len(query.phrases)
+    return hit
 
 
 def search(
@@ -546,7 +567,7 @@ def search(
     few = _rank_few(db, query, filters)
     if few is None and several and offset + limit <= MAX_PROXIMITY_POOL:
         pool = max(PROXIMITY_POOL, offset + limit)
-        rows, total = _rank_by_proximity(db, query, filters, pool)
+        rows, total = _rank_by_proximity(db, query, filters, pool, offset + limit)
         rows = rows[offset : offset + limit]
     elif few is None:
         rows, total = store.search_page(db, query.strict, limit=limit, offset=offset, **filters)
@@ -555,7 +576,8 @@ def search(
     hits = _hits(db, rows, query, False)
     if len(hits) >= limit or not several:
         return Results(hits, total)
-    across = _boundary_hits(db, query, filters)
+    weights = _idf(db, query.words, filters)
+    across = _boundary_hits(db, query, filters, {t: n for t, (_, n) in weights.items()})
     if across:
         start = max(0, offset - total)
         hits += across[start : start + limit - len(hits)]
@@ -569,7 +591,6 @@ def search(
         if few is not None
         else store.match_ids(db, query.strict, limit=max(total, 1), **filters)
     )
-    weights = _idf(db, query.words, filters)
     # Words in more passages than the ranking window tell nothing apart: they only add weight.
     telling = [t for t, (_, n) in weights.items() if 0 < n <= store.COUNT_CAP]
     if not telling and hits:

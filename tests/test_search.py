@@ -386,13 +386,15 @@ def test_a_phrase_across_a_chunk_boundary_is_found_as_a_phrase(db):
                           (12.0, "lighthouse keeper waved at us from the door")],
                      window=10.0)  # fmt: skip
     assert store.stats(db)["chunks"] == 2
-    for text in ("old red lighthouse keeper", '"red lighthouse"', "the old red lighthouse"):
+    # FTS5 is asked for the chunk starting with the tail, or for the one holding a longer head.
+    for text in ("old red lighthouse keeper", '"red lighthouse"', "the old red lighthouse",
+                 "shore until the old red lighthouse"):  # fmt: skip
         results = search.search(db, text)
         assert results.hits, text
         hit = results.hits[0]
         assert not hit.partial and hit.matched == hit.terms, text
         first = text.strip('"').split()[0]
-        index = head.split().index(first, 6)
+        index = head.split().index(first, 4)
         assert hit.start == pytest.approx(index * 0.4 - search.LEAD_SECONDS), text
         assert "lighthouse" in hit.quote and "red" in hit.quote
         assert store.MARK_START + "lighthouse" in hit.snippet
