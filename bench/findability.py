@@ -502,6 +502,22 @@ def _pct(hit: int, n: int) -> str:
     return f"{hit}/{n} ({100 * hit / n:.0f}%)" if n else "-"
 
 
+def requery(folder: Path) -> None:
+    """Run the kept queries again on the kept databases and print what lands now."""
+    kept = json.loads((folder / "results.json").read_text())
+    print(code_version())
+    print("| variant | " + " | ".join(f"({k}) {name}" for k, name in KINDS.items()) + " |")
+    print("|---|" + "---|" * len(KINDS))
+    for name, variant in kept["variants"].items():
+        db_path = folder / f"{name}.db"
+        if not db_path.is_file() or not variant.get("results"):
+            continue
+        results = run_queries(db_path, variant["results"])
+        cells = [_pct(sum(r["landed"] for r in results if r["kind"] == k),
+                      sum(r["kind"] == k for r in results)) for k in KINDS]  # fmt: skip
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=22.0)
@@ -510,7 +526,12 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"comma-separated, from {', '.join(VARIANTS)}")  # fmt: skip
     parser.add_argument("--keep", type=Path, help="keep the databases and results.json here")
+    parser.add_argument("--requery", type=Path, metavar="DIR",
+                        help="only search again the databases a --keep run left in DIR "
+                             "(to measure a search change without transcribing again)")  # fmt: skip
     args = parser.parse_args()
+    if args.requery:
+        return requery(args.requery)
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:

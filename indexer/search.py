@@ -344,6 +344,26 @@ def _hits(db: sqlite_utils.Database, rows: list[dict[str, Any]], query: Query | 
     return [_hit(r, query, partial, chapters.get(r["episode_id"], []), prefixes) for r in rows]
 
 
+# About how long a spoken word takes, for placing words the transcript does not have.
+WORD_SECONDS = 0.3
+
+
+def _unheard_lead(span_words: Sequence[Word], query: Query) -> float:
+    """Extra lead for a partial hit whose first query words are not in the transcript.
+
+    "councillor okonkwo you promised", written "Council rock on quo, you promised": the
+    match starts at "you", but the reader heard the phrase begin two words before.
+    """
+    present = {stem for w in span_words for stem in _stems(w.text)}
+    targets = [_norm(t) for p in query.phrases for t in p]
+    missing = 0
+    for target in targets:
+        if target in present:
+            break
+        missing += 1
+    return min(missing, 5) * WORD_SECONDS if missing < len(targets) else 0.0
+
+
 def _hit(row: dict[str, Any], query: Query | None, partial: bool,
          chapters: list[tuple[float, str]], prefixes: tuple[str, ...]) -> Hit:  # fmt: skip
     start, end, matched, terms = float(row["start"]), float(row["end"]), 0, 0
@@ -356,7 +376,9 @@ def _hit(row: dict[str, Any], query: Query | None, partial: bool,
         terms = len(query.phrases)
         if span:
             first, last = words[span[0]], words[span[1]]
-            start = max(0.0, first.start - LEAD_SECONDS)
+            lead = LEAD_SECONDS + (_unheard_lead(words[span[0] : span[1] + 1], query)
+                                   if partial else 0.0)  # fmt: skip
+            start = max(0.0, first.start - lead)
             end, matched, terms = last.end, span[2], span[3]
             quote = " ".join(
                 seg.text for seg in segments if seg.end >= first.start and seg.start <= last.end
