@@ -51,9 +51,12 @@ def main() -> None:
     queries = json.loads(args.queries.read_text())["queries"]
     trees = {"this": ROOT, "other": args.other.resolve()}
     procs = {
-        name: subprocess.Popen([sys.executable, __file__, "--db", args.db, "--other", ".",
-                                "--worker", str(root)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+        name: subprocess.Popen(
+            [sys.executable, __file__, "--db", args.db, "--other", ".", "--worker", str(root)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
         for name, root in trees.items()
     }
     for name, proc in procs.items():

@@ -327,6 +327,12 @@ def test_stemming_is_safe_from_many_threads():
 # --- proximity ranking and phrases across chunk boundaries (issue 9) ------------------
 
 
+def _episodes(db, **texts: str) -> None:
+    """One single-line episode per keyword: its title and what is said in it."""
+    for title, text in texts.items():
+        add_fake_episode(db, [(0.0, text)], title=title, media_id=title)
+
+
 def _ranked_titles(db, text):
     return [h.title for h in search.search(db, text, limit=10).hits]
 
@@ -349,21 +355,16 @@ def test_an_exact_run_of_the_words_ranks_above_the_same_words_scattered(db):
 
 def test_adjacent_words_in_order_rank_above_the_same_words_apart(db):
     filler = " ".join(["and"] * 14)
-    add_fake_episode(db, [(0.0, f"harbour {filler} pilot {filler} strike")],
-                     title="Apart", media_id="a")  # fmt: skip
-    add_fake_episode(db, [(0.0, f"strike pilot harbour {filler} {filler}")],
-                     title="Reversed", media_id="b")  # fmt: skip
-    add_fake_episode(db, [(0.0, f"{filler} harbour pilot strike {filler}")],
-                     title="Together", media_id="c")  # fmt: skip
+    _episodes(db, Apart=f"harbour {filler} pilot {filler} strike",
+              Reversed=f"strike pilot harbour {filler} {filler}",
+              Together=f"{filler} harbour pilot strike {filler}")  # fmt: skip
     assert _ranked_titles(db, "harbour pilot strike") == ["Together", "Reversed", "Apart"]
 
 
 def test_a_partial_match_with_adjacent_words_ranks_above_one_with_words_apart(db):
     filler = " ".join(["so"] * 20)
-    add_fake_episode(db, [(0.0, f"brave {filler} captain {filler} returned home")],
-                     title="Apart", media_id="a")  # fmt: skip
-    add_fake_episode(db, [(0.0, f"{filler} the brave captain returned {filler} {filler}")],
-                     title="Together", media_id="b")  # fmt: skip
+    _episodes(db, Apart=f"brave {filler} captain {filler} returned home",
+              Together=f"{filler} the brave captain returned {filler} {filler}")  # fmt: skip
     hits = search.search(db, "brave captain returned yesterday", limit=10).hits
     assert [h.title for h in hits] == ["Together", "Apart"]
     assert all(h.partial for h in hits)
@@ -431,4 +432,5 @@ def test_a_partial_hit_opens_earlier_by_the_query_words_the_transcript_misheard(
     assert hit.start == pytest.approx(you - search.LEAD_SECONDS - 2 * search.WORD_SECONDS)
     # A full match opens at its first word as before.
     assert search.search(db, "you promised").hits[0].start == pytest.approx(
-        you - search.LEAD_SECONDS)
+        you - search.LEAD_SECONDS
+    )
