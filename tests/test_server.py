@@ -88,8 +88,7 @@ def workers(site_db: str) -> Iterator[Server]:
     server = Server(site_db, "--workers", "2", "--threads", "2")
     yield server
     if server.proc.poll() is None:
-        server.proc.kill()
-        server.proc.wait()
+        server.stop()
 
 
 def test_one_worker_serves_and_stops_on_sigterm(site_db: str) -> None:
@@ -119,6 +118,14 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_all(workers: Server) -> Non
     assert workers.get("/api/search?q=harbour")["total"] == 1
     everyone = children_of(workers.proc.pid)
     assert workers.stop() == 0
+    assert wait_for(lambda: not any(alive(pid) for pid in everyone))
+
+
+def test_workers_stop_when_the_server_is_killed(workers: Server) -> None:
+    assert wait_for(lambda: len(children_of(workers.proc.pid)) == 2)
+    everyone = children_of(workers.proc.pid)
+    workers.proc.kill()  # kill -9: no chance to stop the workers itself
+    workers.proc.wait()
     assert wait_for(lambda: not any(alive(pid) for pid in everyone))
 
 

@@ -33,6 +33,22 @@ def _run_worker(config: dict[str, Any], sock: socket.socket, threads: int) -> No
     server.run()
 
 
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel send SIGTERM to this worker if the parent dies (even by SIGKILL).
+
+    Otherwise orphaned workers would go on serving the port after a `kill -9` of the
+    server. Linux only (prctl PR_SET_PDEATHSIG); elsewhere workers outlive a killed parent.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
+
+
 def serve(config: dict[str, Any], sock: socket.socket, *, threads: int = 8, workers: int = 1,
           on_ready: Callable[[], None] | None = None) -> None:  # fmt: skip
     """Serve the app on an open socket until SIGINT/SIGTERM.
@@ -47,12 +63,14 @@ def serve(config: dict[str, Any], sock: socket.socket, *, threads: int = 8, work
         return
     children: set[int] = set()
     stopping = False
+    parent = os.getpid()
 
     def spawn() -> None:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            _die_with_parent(parent)
             code = 0
             try:
                 _run_worker(config, sock, threads)
