@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 import re
 import sqlite3
@@ -159,6 +160,16 @@ def match_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False
                                 if stem in near]  # fmt: skip
     if not occurrences:
         return None
+    found, first, last, _ = _tightest(occurrences)
+    return first, last, found
+
+
+def _tightest(occurrences: list[tuple[int, int, int]]) -> tuple[int, int, int, bool]:
+    """The tightest window of (first, last, phrase) occurrences holding the most phrases.
+
+    Returns (phrases found, first, last, unordered); between equally tight windows, one
+    saying the phrases in the query's order wins.
+    """
     occurrences.sort()
     best: tuple[int, int, bool, int, int] | None = None  # (-found, span, unordered, first, last)
     counts: dict[int, int] = {}
@@ -172,13 +183,12 @@ def match_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False
         window = occurrences[left : right + 1]
         first = occurrences[left][0]
         last = max(o[1] for o in window)
-        # Between equally tight spans, one saying the words in the query's order wins.
         unordered = any(a[2] > b[2] for a, b in zip(window, window[1:], strict=False))
         candidate = (-len(counts), last - first, unordered, first, last)
         if best is None or candidate < best:
             best = candidate
     assert best is not None
-    return best[3], best[4], -best[0]
+    return -best[0], best[3], best[4], best[2]
 
 
 def _tighter_run(words: Sequence[Word], query: Query, span: tuple[int, int, int]
@@ -237,27 +247,13 @@ def proximity(text: str, query: Query) -> tuple[bool, float, int]:
     targets = list(dict.fromkeys(_norm(t) for p in query.phrases for t in p))
     stems = [stem for word in text.split(" ") for stem in _stems(word)]
     wanted = {t: k for k, t in enumerate(targets)}
-    hits = [(i, wanted[s]) for i, s in enumerate(stems) if s in wanted]
+    hits = [(i, i, wanted[s]) for i, s in enumerate(stems) if s in wanted]
     if not hits:
         return False, 0.0, 0
     n = len(targets)
-    exact = n > 1 and any(stems[i : i + n] == targets for i, k in hits if k == 0)
-    best: tuple[int, int, bool] | None = None  # (-found, window, unordered)
-    counts: dict[int, int] = {}
-    left = 0
-    for right, (pos, k) in enumerate(hits):
-        counts[k] = counts.get(k, 0) + 1
-        while counts[hits[left][1]] > 1:
-            counts[hits[left][1]] -= 1
-            left += 1
-        window = hits[left : right + 1]
-        unordered = any(a[1] > b[1] for a, b in zip(window, window[1:], strict=False))
-        candidate = (-len(counts), pos - hits[left][0] + 1, unordered)
-        if best is None or candidate < best:
-            best = candidate
-    assert best is not None
-    found, width, unordered = -best[0], best[1], best[2]
-    tightness = found / width + (0.0 if unordered or found < 2 else 0.25)
+    exact = n > 1 and any(stems[i : i + n] == targets for i, _, k in hits if k == 0)
+    found, first, last, unordered = _tightest(hits)
+    tightness = found / (last - first + 1) + (0.0 if unordered or found < 2 else 0.25)
     return exact, tightness, found
 
 
@@ -516,7 +512,8 @@ def _boundary_hits(db: sqlite_utils.Database, query: Query, filters: dict[str, A
                 pairs[a] = (b, cut)
     if not pairs:
         return []
-    rows = store.rows_by_id(db, [i for a, (b, _) in pairs.items() for i in (a, b)])
+    rows = {r["chunk_id"]: {**r, "rank": 0.0}
+            for r in store.hit_rows(db, [i for a, (b, _) in pairs.items() for i in (a, b)])}  # fmt: skip
     chapters = store.chapters_of(db, (rows[a]["episode_id"] for a in pairs if a in rows))
     found = []
     for a, (b, cut) in pairs.items():
@@ -537,17 +534,21 @@ def _boundary_hit(prev: dict[str, Any], row: dict[str, Any], cut: int, query: Qu
         first -= 1
         need -= len(_stems(words_prev[first].text))
     start_word = words_prev[first]
-    hit = _hit(prev, None, False, chapters, ())
-    hit.start = max(0.0, start_word.start - LEAD_SECONDS)
-    hit.end = words_next[min(len(words_next) - 1, n_tokens - cut - 1)].end
-    hit.snippet = make_snippet(words_prev + words_next, (first, len(words_prev)), query)
-    hit.quote = " ".join([*(s.text for s in segments_prev if s.end >= start_word.start),
-                          segments_next[0].text])  # fmt: skip
+    start = max(0.0, start_word.start - LEAD_SECONDS)
     page = prev.get("webpage_url") or prev.get("media_url") or ""
-    hit.url = deep_link(page, hit.start) if page else ""
-    hit.chapter = _chapter(chapters, hit.start)
-    hit.matched = hit.terms = len(query.phrases)
-    return hit
+    return dataclasses.replace(
+        _hit(prev, None, False, chapters, ()),
+        start=start,
+        end=words_next[min(len(words_next) - 1, n_tokens - cut - 1)].end,
+        snippet=make_snippet(words_prev + words_next, (first, len(words_prev)), query),
+        quote=" ".join(
+            [*(s.text for s in segments_prev if s.end >= start_word.start), segments_next[0].text]
+        ),  # fmt: skip
+        url=deep_link(page, start) if page else "",
+        chapter=_chapter(chapters, start),
+        matched=len(query.phrases),
+        terms=len(query.phrases),
+    )
 
 
 def search(

@@ -585,11 +585,6 @@ def adjacent_chunks(db: sqlite_utils.Database, match: str, limit: int, *, matche
     ).fetchall()]  # fmt: skip
 
 
-def rows_by_id(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """Chunks by id with their episode's fields, as search hits use them."""
-    return {i: {**row, "rank": 0.0} for i, row in _rows_by_id(db, ids).items()} if ids else {}
-
-
 def hit_rows(db: sqlite_utils.Database, ids: Sequence[int]) -> list[dict[str, Any]]:
     """Chunks by id, with their episode's fields and their length in index tokens."""
     if not ids:

@@ -395,7 +395,7 @@ def fill_gaps(words: Sequence[Word], found: Sequence[Word],
 MAX_COMPRESSION = 2.4
 
 
-def _words(raw: Any, offset: float = 0.0, *, drop_loops: bool = False) -> Iterator[Word]:
+def _words(raw: Any, *, drop_loops: bool = False) -> Iterator[Word]:
     for seg in raw:
         # The batched pipeline has no temperature fallback, so a window can come back as a
         # loop; its words are dropped and its speech becomes a gap to decode again.
@@ -403,8 +403,8 @@ def _words(raw: Any, offset: float = 0.0, *, drop_loops: bool = False) -> Iterat
             continue
         for w in seg.words or ():
             if w.word.strip():
-                yield Word(round(float(w.start) + offset, 3), round(float(w.end) + offset, 3),
-                           w.word.strip(), float(w.probability))  # fmt: skip
+                yield Word(round(float(w.start), 3), round(float(w.end), 3), w.word.strip(),
+                           float(w.probability))  # fmt: skip
 
 
 def speech_regions(audio: Any) -> list[tuple[float, float]]:
@@ -471,6 +471,11 @@ class _Run:
     words: Iterator[Word]
 
 
+def _redecodes(settings: Settings) -> bool:
+    """Whether the batched pass is followed by re-decoding the speech it skipped."""
+    return settings.batch_size > 1 and settings.redecode and settings.vad
+
+
 def _decode_words(audio: Any, settings: Settings, options: dict[str, Any]) -> _Run:
     from faster_whisper import BatchedInferencePipeline
 
@@ -489,8 +494,7 @@ def _decode_words(audio: Any, settings: Settings, options: dict[str, Any]) -> _R
             raw, info = model.transcribe(audio, condition_on_previous_text=False, **options)
     except RuntimeError as exc:
         raise TranscriptionError(f"transcription failed: {exc}") from None
-    return _Run(info.language, float(info.duration),
-                _words(raw, drop_loops=settings.batch_size > 1 and settings.redecode))  # fmt: skip
+    return _Run(info.language, float(info.duration), _words(raw, drop_loops=_redecodes(settings)))
 
 
 def transcribe(
@@ -521,7 +525,7 @@ def transcribe(
             words.append(word)
             if on_progress:
                 on_progress(min(word.end, run.duration), run.duration)
-        if settings.batch_size > 1 and settings.redecode and settings.vad:
+        if _redecodes(settings):
             words, _ = redecode_gaps(load_model(settings), audio, words,
                                      {**options, "language": run.language})  # fmt: skip
     except RuntimeError as exc:
