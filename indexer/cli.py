@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -58,21 +61,123 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     return load_settings(obj.get("config"), db=obj.get("db"), **overrides)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    # The group's value is stored first; a value given after the command overwrites it.
+    if value is not None and param.name:
+        ctx.ensure_object(dict)[param.name] = value
+    return value
+
+
+_DATABASE_OPTIONS = (
+    click.option("--db", type=click.Path(dir_okay=False), expose_value=False, callback=_remember,
+                 help="Database file (env INDEXER_DB)."),
+    click.option("--config", type=click.Path(dir_okay=False), expose_value=False,
+                 callback=_remember,
+                 help="TOML settings file (default config/indexer.toml, env INDEXER_CONFIG)."),
+)  # fmt: skip
+
+
+def database_options(f: F) -> F:
+    """Add --db and --config to a function; _Group adds them to every command."""
+    for option in reversed(_DATABASE_OPTIONS):  # the last decorator applied is listed first
+        f = option(f)
+    return f
+
+
+def json_option(help: str = "Print JSON on standard output.") -> Callable[[F], F]:
+    """Add --json (as the `as_json` argument)."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+YTDLP_LOGGER = "indexer.ytdlp"  # download.py forwards yt-dlp's messages to this logger
+
+
+class _StderrHandler(logging.Handler):
+    """Log records as plain lines on stderr, above any progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = self.format(record)
+            if record.levelno >= logging.WARNING and not msg.startswith(("WARNING", "ERROR")):
+                msg = f"{record.levelname}: {msg}"
+            with tqdm.external_write_mode(file=sys.stderr):
+                click.echo(msg, err=True)  # strips colour when NO_COLOR or not a terminal
+        except Exception:  # noqa: BLE001 - logging must never break a command
+            self.handleError(record)
+
+
+def _show_ytdlp_messages(ctx: click.Context) -> None:
+    """Send yt-dlp's messages to stderr until the command ends."""
+    root = ctx.find_root()
+    if root.meta.get("indexer.verbose"):
+        return
+    root.meta["indexer.verbose"] = True
+    logger = logging.getLogger(YTDLP_LOGGER)
+    handler = _StderrHandler()
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False  # an application's root handlers must not print them twice
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+    root.call_on_close(restore)
+
+
+def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        _show_ytdlp_messages(ctx)
+    return value
+
+
+def verbose_option(f: F) -> F:
+    """Add -v/--verbose: yt-dlp's own messages on stderr."""
+    return click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_verbose,
+                        help="Show yt-dlp's own messages on stderr.")(f)  # fmt: skip
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+class _Group(click.Group):
+    """Gives every command --db and --config, and turns colour off under NO_COLOR."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "db" for p in cmd.params):
+            for option in _DATABASE_OPTIONS:  # on a Command, each appends its Option
+                option(cmd)
+        super().add_command(cmd, name)
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:  # fmt: skip
+        if os.environ.get("NO_COLOR"):  # https://no-color.org: set and not empty
+            extra.setdefault("color", False)  # inherited by every command's context
+        return super().make_context(info_name, args, parent, **extra)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="indexer")
-@click.option("--db", type=click.Path(dir_okay=False), help="Database file (env INDEXER_DB).")
-@click.option("--config", "config", type=click.Path(dir_okay=False),
-              help="TOML settings file (default config/indexer.toml, env INDEXER_CONFIG).")  # fmt: skip
+@database_options
+@verbose_option
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, config: str | None) -> None:
+def cli(ctx: click.Context) -> None:
     """Index podcasts and videos and find the second where something was said.
 
+    --db and --config may come before or after the command. Output has no colour when
+    it is not a terminal or NO_COLOR is set.
+
     \b
-    Example:
+    Examples:
         indexer add https://example.com/feed.xml
         indexer search "bicycle lanes"
+        indexer episodes --db podcasts.db --json
+        NO_COLOR=1 indexer -v refresh
     """
-    ctx.obj = {"db": db, "config": config}
+    ctx.ensure_object(dict)
 
 
 class _Progress:
@@ -117,17 +222,18 @@ class _Progress:
 
     def finished(self, result: pipeline.ItemResult) -> None:
         self._close()
-        if self.as_json:
-            click.echo(json.dumps(result.__dict__))
-        else:
+        if not self.as_json:
             click.echo(_result_line(result), err=result.status == "failed")
+        elif result.status == "failed":  # stdout holds only the JSON document
+            click.echo(_result_line(result), err=True)
 
 
 def _result_line(r: pipeline.ItemResult) -> str:
     if r.status == "indexed":
         length = links.format_time(r.duration or 0)
+        note = f"; {r.note}" if r.note else ""
         return (f"indexed  #{r.episode_id} {r.title} ({length}, {r.segments} segments, "
-                f"{r.chunks} chunks, {r.seconds:.1f} s)")  # fmt: skip
+                f"{r.chunks} chunks, {r.seconds:.1f} s{note})")  # fmt: skip
     if r.status == "skipped":
         return f"skipped  {r.title}: {r.error}"
     return f"failed   {r.title}: {r.error}"
@@ -144,7 +250,8 @@ def _result_line(r: pipeline.ItemResult) -> str:
 @click.option("--no-hints", is_flag=True, help="Don't pass title/show notes to the model.")
 @click.option("--subtitles", is_flag=True, default=None,
               help="Use a video's creator-uploaded subtitles (never automatic ones) if any.")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per item.")
+@json_option("Print a JSON summary: counts and one object per item.")
+@verbose_option
 @click.pass_context
 @friendly_errors
 def add(ctx: click.Context, targets: tuple[str, ...], force: bool, model: str | None,
@@ -161,6 +268,7 @@ def add(ctx: click.Context, targets: tuple[str, ...], force: bool, model: str | 
         indexer add https://www.youtube.com/watch?v=dQw4w9WgXcQ
         indexer add https://feeds.example.org/show.rss
         indexer add interview.mp3 --language en
+        indexer add https://example.com/ep1.mp3 --verbose --json
     """
     settings = _settings(ctx, model=model, device=device, language=language,
                          chunk_seconds=chunk_seconds, batch_size=batch_size,
@@ -169,10 +277,13 @@ def add(ctx: click.Context, targets: tuple[str, ...], force: bool, model: str | 
     reporter = _Progress(sys.stderr.isatty() and not as_json, as_json=as_json)
     results = list(pipeline.index_targets(db, list(targets), settings, force=force,
                                           reporter=reporter))  # fmt: skip
+    done = sum(r.status == "indexed" for r in results)
+    skipped = sum(r.status == "skipped" for r in results)
     failed = [r for r in results if r.status == "failed"]
-    if len(results) > 1 and not as_json:
-        done = sum(r.status == "indexed" for r in results)
-        skipped = sum(r.status == "skipped" for r in results)
+    if as_json:
+        _print_json({"indexed": done, "skipped": skipped, "failed": len(failed),
+                     "items": [dataclasses.asdict(r) for r in results]})  # fmt: skip
+    elif len(results) > 1:
         click.echo(f"{done} indexed, {skipped} skipped, {len(failed)} failed", err=True)
     if failed:
         sys.exit(1)
@@ -201,7 +312,7 @@ def _print_hit(n: int, hit: Hit) -> None:
 @click.option("--to", "date_to", help="Published on or before YYYY-MM-DD.")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, search.MAX_LIMIT))
 @click.option("--offset", default=0, type=click.IntRange(0))
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of hits.")
+@json_option("Print a JSON array of hits.")
 @click.pass_context
 @friendly_errors
 def search_command(ctx: click.Context, query: str, advanced: bool, source: str | None,
@@ -217,13 +328,14 @@ def search_command(ctx: click.Context, query: str, advanced: bool, source: str |
         indexer search "bicycle lanes"
         indexer search 'budget "city council"' --from 2024-01-01 --json
         indexer search --advanced 'budget NEAR(council tax, 5)'
+        indexer search --db podcasts.db "harbour"
     """
     settings = _settings(ctx)
     db = store.open_db(settings.db, readonly=True)
     results = search.search(db, query, advanced=advanced, source=source, date_from=date_from,
                             date_to=date_to, limit=limit, offset=offset)  # fmt: skip
     if as_json:
-        click.echo(json.dumps([h.as_dict() for h in results.hits], ensure_ascii=False, indent=2))
+        _print_json([h.as_dict() for h in results.hits])
         return
     if not results.hits:
         click.echo("No matches.", err=True)
@@ -235,9 +347,10 @@ def search_command(ctx: click.Context, query: str, advanced: bool, source: str |
 @cli.command()
 @click.argument("url")
 @click.argument("time")
+@json_option("Print {url, seconds, time, link, quote}; quote is null if not indexed.")
 @click.pass_context
 @friendly_errors
-def link(ctx: click.Context, url: str, time: str) -> None:
+def link(ctx: click.Context, url: str, time: str, as_json: bool) -> None:
     """Print the deep link that opens URL at TIME, and the quote if indexed.
 
     TIME may be 42:30, 1:02:03, 2550, 42m30s or 2550s.
@@ -246,21 +359,34 @@ def link(ctx: click.Context, url: str, time: str) -> None:
     Examples:
         indexer link https://youtu.be/dQw4w9WgXcQ 1:02:03
         indexer link https://example.com/ep12.mp3 42m30s
+        indexer link https://youtu.be/dQw4w9WgXcQ 42:30 --json
     """
     seconds = links.parse_time(time)
-    click.echo(links.deep_link(url, seconds))
-    settings = _settings(ctx)
-    if not Path(settings.db).is_file():
+    deep = links.deep_link(url, seconds)
+    quote = _quote_at(_settings(ctx).db, url, seconds)
+    if as_json:
+        _print_json({"url": url, "seconds": seconds, "time": links.format_time(seconds),
+                     "link": deep, "quote": quote})  # fmt: skip
         return
-    db = store.open_db(settings.db, readonly=True)
+    click.echo(deep)
+    if quote:
+        click.echo(f'"{quote["text"]}" ({quote["title"]}, {links.format_time(quote["start"])})')
+
+
+def _quote_at(path: str, url: str, seconds: float) -> dict[str, Any] | None:
+    """What is said at `seconds` in the episode at url, if the database has it."""
+    if not Path(path).is_file():
+        return None
+    db = store.open_db(path, readonly=True)
     episode = store.find_episode(db, url)
     vid = links.youtube_id(url)
     if episode is None and vid:
         episode = store.find_episode(db, vid)
-    if episode:
-        seg = store.segment_at(db, episode["id"], seconds)
-        if seg:
-            click.echo(f'"{seg.text}" ({episode["title"]}, {links.format_time(seg.start)})')
+    seg = store.segment_at(db, episode["id"], seconds) if episode else None
+    if episode is None or seg is None:
+        return None
+    return {"episode_id": episode["id"], "title": episode["title"], "text": seg.text,
+            "start": seg.start, "end": seg.end}  # fmt: skip
 
 
 @cli.command("export")
@@ -295,7 +421,7 @@ def export_command(ctx: click.Context, episode: str, fmt: str, output: str | Non
 
 @cli.command()
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option("Print a JSON array of episodes.")
 @click.pass_context
 @friendly_errors
 def episodes(ctx: click.Context, limit: int, as_json: bool) -> None:
@@ -304,11 +430,12 @@ def episodes(ctx: click.Context, limit: int, as_json: bool) -> None:
     \b
     Example:
         indexer episodes --limit 5
+        indexer episodes --db podcasts.db --json
     """
     db = store.open_db(_settings(ctx).db, readonly=True)
     rows = store.list_episodes(db, limit=limit)
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        _print_json(rows)
         return
     for r in rows:
         click.echo(f"{r['id']:>5}  {r['published'] or '':10}  {links.format_time(r['duration'] or 0)}"
@@ -318,32 +445,42 @@ def episodes(ctx: click.Context, limit: int, as_json: bool) -> None:
 @cli.command()
 @click.argument("episode_ids", nargs=-1, type=int)
 @click.option("--chunk-seconds", type=float, help="New chunk window in seconds.")
+@json_option("Print {chunk_seconds, episodes: [{episode_id, chunks}]}.")
 @click.pass_context
 @friendly_errors
-def rechunk(ctx: click.Context, episode_ids: tuple[int, ...], chunk_seconds: float | None) -> None:
+def rechunk(ctx: click.Context, episode_ids: tuple[int, ...], chunk_seconds: float | None,
+            as_json: bool) -> None:  # fmt: skip
     """Re-chunk stored transcripts without transcribing again (all if no ids given).
 
     \b
-    Example:
+    Examples:
         indexer rechunk --chunk-seconds 30
+        indexer rechunk 3 7 --json
     """
     settings = _settings(ctx, chunk_seconds=chunk_seconds)
     db = store.open_db(settings.db)
     ids = list(episode_ids) or [r["id"] for r in store.list_episodes(db, limit=10**9)]
+    missing = [i for i in ids if store.get_episode(db, i) is None]
+    if missing:  # before changing anything
+        raise click.ClickException(f"no episode {', '.join(map(str, missing))}")
+    done = []
     for episode_id in ids:
-        if store.get_episode(db, episode_id) is None:
-            raise click.ClickException(f"no episode {episode_id}")
         n = pipeline.rechunk(db, episode_id, settings.chunk_seconds)
-        click.echo(f"episode {episode_id}: {n} chunks of ~{settings.chunk_seconds:g} s")
+        done.append({"episode_id": episode_id, "chunks": n})
+        if not as_json:
+            click.echo(f"episode {episode_id}: {n} chunks of ~{settings.chunk_seconds:g} s")
+    if as_json:
+        _print_json({"chunk_seconds": settings.chunk_seconds, "episodes": done})
 
 
 @cli.command()
 @click.option("--prefix-index/--no-prefix-index", default=None,
               help="Add (or drop) a 3-letter prefix index: fast `cli*` searches, ~0.35x "
                    "the text in size.")  # fmt: skip
+@json_option("Print {bytes_before, bytes_after, prefix_index}.")
 @click.pass_context
 @friendly_errors
-def optimize(ctx: click.Context, prefix_index: bool | None) -> None:
+def optimize(ctx: click.Context, prefix_index: bool | None, as_json: bool) -> None:
     """Compact the database: merge the search index, then VACUUM.
 
     Needs free disk space about the size of the database, and no other writer while it
@@ -353,12 +490,16 @@ def optimize(ctx: click.Context, prefix_index: bool | None) -> None:
     Examples:
         indexer optimize
         indexer optimize --prefix-index
+        indexer optimize --db podcasts.db --json
     """
     db = store.open_db(_settings(ctx).db)
     try:
         before, after = store.optimize(db, prefix_index=prefix_index)
     finally:
         db.close()
+    if as_json:
+        _print_json({"bytes_before": before, "bytes_after": after, "prefix_index": prefix_index})
+        return
     note = "" if prefix_index is None else f", prefix index {'on' if prefix_index else 'off'}"
     click.echo(f"{before / 1e6:,.1f} MB -> {after / 1e6:,.1f} MB{note}")
 
@@ -384,20 +525,25 @@ def demo(ctx: click.Context, query: str) -> None:
 @cli.command()
 @click.argument("url")
 @click.option("--name", help="A short name to show and to refer to it by.")
+@json_option("Print {id, url, name, kind} of the source.")
+@verbose_option
 @click.pass_context
 @friendly_errors
-def follow(ctx: click.Context, url: str, name: str | None) -> None:
+def follow(ctx: click.Context, url: str, name: str | None, as_json: bool) -> None:
     """Follow a podcast feed, YouTube channel or playlist so `indexer refresh` indexes it.
 
     \b
     Examples:
         indexer follow https://feeds.example.org/citydesk.rss --name citydesk
-        indexer follow https://www.youtube.com/@SomeChannel/videos
+        indexer follow https://www.youtube.com/@SomeChannel/videos --verbose --json
     """
     settings = _settings(ctx)
     kind, title = download.probe_source(url)
     db = store.open_db(settings.db)
     source_id = store.follow(db, url, name or title, kind)
+    if as_json:
+        _print_json({"id": source_id, "url": url, "name": name or title, "kind": kind})
+        return
     label = "podcast feed" if kind == "feed" else "yt-dlp playlist"
     click.echo(f"following #{source_id} {name or title or url} ({label}); "
                "run 'indexer refresh' to index it")  # fmt: skip
@@ -405,27 +551,32 @@ def follow(ctx: click.Context, url: str, name: str | None) -> None:
 
 @cli.command()
 @click.argument("source")
+@json_option("Print {id, url, name} of the source.")
 @click.pass_context
 @friendly_errors
-def unfollow(ctx: click.Context, source: str) -> None:
+def unfollow(ctx: click.Context, source: str, as_json: bool) -> None:
     """Stop refreshing a source (its episodes stay searchable).
 
     SOURCE is the id, URL or name shown by `indexer sources`.
 
     \b
-    Example:
+    Examples:
         indexer unfollow citydesk
+        indexer unfollow 3 --json
     """
     db = store.open_db(_settings(ctx).db)
     row = store.find_source(db, source)
     if row is None or not row["followed"]:
         raise click.ClickException(f"not following {source!r}; see 'indexer sources'")
     store.unfollow(db, row["id"])
+    if as_json:
+        _print_json({"id": row["id"], "url": row["url"], "name": row["name"]})
+        return
     click.echo(f"unfollowed #{row['id']} {row['name'] or row['url']}")
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option("Print a JSON array of sources.")
 @click.pass_context
 @friendly_errors
 def sources(ctx: click.Context, as_json: bool) -> None:
@@ -438,7 +589,7 @@ def sources(ctx: click.Context, as_json: bool) -> None:
     db = store.open_db(_settings(ctx).db)
     rows = store.source_report(db)
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        _print_json(rows)
         return
     if not rows:
         click.echo("Not following anything yet: indexer follow URL", err=True)
@@ -457,12 +608,13 @@ def _summary(results: list[refresh.SourceResult], seconds: float) -> dict[str, A
         "failed": sum(r.failed for r in results),
         "unchanged": sum(r.status == "unchanged" for r in results),
         "busy": sum(r.status == "busy" for r in results),
+        "replaced": sum(i.note == pipeline.REPLACED for r in results for i in r.items),
         "seconds": round(seconds, 2),
         "details": [
             {"source_id": r.source_id, "name": r.name, "status": r.status, "error": r.error,
              "new": r.new, "failed": r.failed,
              "items": [{"title": i.title, "status": i.status, "episode_id": i.episode_id,
-                        "error": i.error} for i in r.items]}
+                        "error": i.error, "note": i.note} for i in r.items]}
             for r in results
         ],
     }  # fmt: skip
@@ -478,7 +630,8 @@ def _summary(results: list[refresh.SourceResult], seconds: float) -> dict[str, A
               help="Use a video's creator-uploaded subtitles (never automatic ones) if any.")  # fmt: skip
 @click.option("--keep-media/--delete-media", default=None,
               help="Keep downloaded audio (for the page's player) or delete it after use.")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (for monitoring).")
+@json_option("Print a JSON summary (for monitoring).")
+@verbose_option
 @click.pass_context
 @friendly_errors
 def refresh_command(ctx: click.Context, sources_: tuple[str, ...], limit: int | None,
@@ -497,6 +650,7 @@ def refresh_command(ctx: click.Context, sources_: tuple[str, ...], limit: int | 
         indexer refresh
         indexer refresh citydesk --limit 3 --since 2024-01-01
         indexer refresh --json --delete-media
+        indexer refresh citydesk --verbose
     """
     import time
 
@@ -517,10 +671,12 @@ def refresh_command(ctx: click.Context, sources_: tuple[str, ...], limit: int | 
             click.echo(f"{result.name}: {result.error or result.status}", err=True)
     summary = _summary(results, time.monotonic() - began)
     if as_json:
-        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        _print_json(summary)
     else:
         line = (f"refresh: {summary['sources']} sources, {summary['new']} new, "
                 f"{summary['failed']} failed, {summary['unchanged']} unchanged")  # fmt: skip
+        if summary["replaced"]:
+            line += f", {summary['replaced']} with replaced audio indexed again"
         if summary["busy"]:
             line += f", {summary['busy']} busy with another run"
         click.echo(f"{line} ({summary['seconds']:.1f} s)")
@@ -536,17 +692,22 @@ def refresh_command(ctx: click.Context, sources_: tuple[str, ...], limit: int | 
               help="Threads per worker.")  # fmt: skip
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes; one per CPU core for a busy server.")  # fmt: skip
+@click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
+              help="Seconds a stuck worker may go silent before it is killed and replaced.")  # fmt: skip
+@click.option("--access-log", is_flag=True,
+              help="Log every request to stdout (off by default: URLs hold the searches).")  # fmt: skip
 @click.option("--debug", is_flag=True, help="Flask's reloading development server instead.")
 @click.pass_context
 @friendly_errors
-def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
-          debug: bool) -> None:  # fmt: skip
-    """Serve the search page and JSON API (read-only) with the waitress WSGI server.
+def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int, timeout: int,
+          access_log: bool, debug: bool) -> None:  # fmt: skip
+    """Serve the search page and JSON API (read-only) with the gunicorn WSGI server.
 
     \b
     Examples:
         indexer serve
         indexer --db /srv/podcasts.db serve --host 0.0.0.0 --port 8080 --workers 4
+        indexer serve --access-log >> access.log
     """
     from web import create_app, server
 
@@ -563,9 +724,13 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int,
                                    " (is another server running there?)") from None  # fmt: skip
     bound = sock.getsockname()[1]
     workers_note = f" with {workers} workers" if workers > 1 else ""
-    server.serve(config, sock, threads=threads, workers=workers,
-                 on_ready=lambda: click.echo(f"Serving {settings.db} on http://{host}:{bound}/"
-                                             f"{workers_note}  (Ctrl+C to stop)", err=True))  # fmt: skip
+    try:
+        server.serve(config, sock, threads=threads, workers=workers, timeout=timeout,
+                     access_log=access_log,
+                     on_ready=lambda: click.echo(f"Serving {settings.db} on http://{host}:{bound}/"
+                                                 f"{workers_note}  (Ctrl+C to stop)", err=True))  # fmt: skip
+    except server.ServerError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def main() -> None:  # pragma: no cover

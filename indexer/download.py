@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from .models import MediaItem
+from .feeds import is_web_url
+from .models import MediaItem, feed_scope
 
 ByteProgress = Callable[[int, int | None], None]
 
@@ -90,20 +92,25 @@ def ydl_options(
     return opts
 
 
+_ytdlp_log = logging.getLogger("indexer.ytdlp")
+_ytdlp_log.addHandler(logging.NullHandler())  # silent unless `--verbose` adds a handler
+
+
 class _QuietLogger:
-    """Swallow yt-dlp's console output; errors reach us as exceptions."""
+    """yt-dlp's console output goes to a logger no one hears by default; errors reach us as
+    exceptions."""
 
     def debug(self, msg: str) -> None:
-        pass
+        _ytdlp_log.debug(msg)
 
     def info(self, msg: str) -> None:
-        pass
+        _ytdlp_log.info(msg)
 
     def warning(self, msg: str) -> None:
-        pass
+        _ytdlp_log.warning(msg)
 
     def error(self, msg: str) -> None:
-        pass
+        _ytdlp_log.error(msg)
 
 
 def _clean_error(exc: BaseException) -> str:
@@ -252,7 +259,13 @@ def fetch_audio(item: MediaItem, media_dir: Path, progress: ByteProgress | None 
                 "url": smuggle_url(item.media_url, {"force_videoid": item.media_id})}  # fmt: skip
     if info is None:
         raise DownloadError(f"{item.title}: nothing to download")
-    stem = hashlib.sha1(item.key.encode()).hexdigest()[:20]
+    if item.scope and not is_web_url(item.media_url):
+        raise DownloadError(f"{item.title}: enclosure {str(item.media_url)[:200]!r} refused, "
+                            "only http(s) media is downloaded from feeds")  # fmt: skip
+    # The enclosure is part of the name: a publisher that replaces an episode's audio under
+    # the same guid must not get the old file back from the cache.
+    version = f"{item.key}\n{item.media_url or ''}\n{item.media_length or ''}"
+    stem = hashlib.sha1(version.encode()).hexdigest()[:20]
     try:
         media_dir.mkdir(parents=True, exist_ok=True)
         for existing in media_dir.glob(stem + ".*"):
@@ -322,7 +335,8 @@ def _probe(path: Path) -> tuple[str | None, float | None]:
 
 
 USER_AGENT = "podcast-indexer/0.1 (+https://github.com/; refresh)"
-MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # feeds; transcripts and chapters pass smaller limits
+MAX_DOCUMENT_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -333,35 +347,109 @@ class Fetched:
     body: bytes
     etag: str | None
     last_modified: str | None
+    content_type: str | None = None
+    url: str | None = None  # after redirects
+
+
+def _web_only(url: str) -> None:
+    scheme = urlparse(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise DownloadError(f"{url[:200]}: refused, only http(s) URLs are fetched")
+
+
+def _opener() -> Any:
+    import urllib.request
+
+    class WebRedirects(urllib.request.HTTPRedirectHandler):
+        # urllib would follow a redirect to ftp://; a feed's files come over http(s) only.
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
+                             newurl: str) -> Any:  # fmt: skip
+            _web_only(newurl)
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    return urllib.request.build_opener(WebRedirects)
 
 
 def http_get(url: str, *, etag: str | None = None, last_modified: str | None = None,
-             timeout: float = 30) -> Fetched:  # fmt: skip
-    """GET a feed, transcript or chapters file; conditional when etag/last_modified are given."""
+             timeout: float = 30, max_bytes: int = MAX_DOCUMENT_BYTES,
+             max_seconds: float = MAX_DOCUMENT_SECONDS) -> Fetched:  # fmt: skip
+    """GET a feed, transcript or chapters file over http(s), bounded in size and time.
+
+    Conditional when etag/last_modified are given. Anything but http(s), also as the
+    target of a redirect, is refused, so a feed can't make us read local files.
+    """
+    got = _get(url, etag, last_modified, timeout, max_bytes, max_seconds, None)
+    assert got is not None
+    return got
+
+
+def get_feed(url: str, *, etag: str | None = None,
+             last_modified: str | None = None) -> Fetched | None:  # fmt: skip
+    """GET url when it is a feed; None (after reading at most 64 KB) when it is anything else."""
+    from .feeds import looks_like_feed
+
+    return _get(url, etag, last_modified, 30, MAX_DOCUMENT_BYTES, MAX_DOCUMENT_SECONDS,
+                looks_like_feed)  # fmt: skip
+
+
+def _get(url: str, etag: str | None, last_modified: str | None, timeout: float, max_bytes: int,
+         max_seconds: float, sniff: Callable[[bytes], bool] | None) -> Fetched | None:  # fmt: skip
+    import time
     import urllib.error
     import urllib.request
 
+    _web_only(url)
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     request = urllib.request.Request(url, headers=headers)
+    deadline = time.monotonic() + max_seconds
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - http(s) only
-            body = resp.read(MAX_DOCUMENT_BYTES + 1)
-            if len(body) > MAX_DOCUMENT_BYTES:
-                raise DownloadError(f"{url}: larger than {MAX_DOCUMENT_BYTES // 2**20} MB")
-            return Fetched(resp.status, body, resp.headers.get("ETag"),
-                           resp.headers.get("Last-Modified"))  # fmt: skip
+        with _opener().open(request, timeout=timeout) as resp:
+            declared = resp.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise DownloadError(f"{url}: larger than {_size(max_bytes)}")
+            kind = (resp.headers.get("Content-Type") or "").lower()
+            if sniff and kind.startswith(("audio/", "video/")):
+                return None
+            parts: list[bytes] = []
+            size = 0
+            sniffed = sniff is None
+            while True:
+                # read1: whatever has arrived, so a server that drips bytes meets the deadline
+                part = resp.read1(1 << 16)
+                if part:
+                    parts.append(part)
+                    size += len(part)
+                if sniff is not None and not sniffed and (size >= 4096 or not part):
+                    if not sniff(b"".join(parts)):
+                        return None
+                    sniffed = True
+                if not part:
+                    break
+                if size > max_bytes:
+                    raise DownloadError(f"{url}: larger than {_size(max_bytes)}")
+                if time.monotonic() > deadline:
+                    raise DownloadError(f"{url}: took longer than {max_seconds:.0f} s")
+            return Fetched(resp.status, b"".join(parts), resp.headers.get("ETag"),
+                           resp.headers.get("Last-Modified"), resp.headers.get("Content-Type"),
+                           resp.geturl())  # fmt: skip
     except urllib.error.HTTPError as exc:
         if exc.code == 304:
             return Fetched(304, b"", etag, last_modified)
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
+        if isinstance(exc.reason, DownloadError):
+            raise exc.reason from None
         raise DownloadError(f"unreachable: {url} ({exc.reason})") from None
     except (OSError, ValueError) as exc:
         raise DownloadError(f"unreachable: {url} ({exc})") from None
+
+
+def _size(n: int) -> str:
+    return f"{n // 2**20} MB" if n >= 2**20 else f"{n // 1024} KB"
 
 
 def generic_id(url: str) -> str:
@@ -374,36 +462,67 @@ def generic_id(url: str) -> str:
 
 
 def feed_item(source_url: str, feed: Any, entry: Any) -> MediaItem:
-    """A MediaItem for a feed entry, keyed exactly as `indexer add FEED` keys it."""
+    """A MediaItem for a feed entry, keyed by its guid within this feed."""
     media_id = entry.guid or generic_id(entry.enclosure_url or entry.link or "")
-    page = entry.enclosure_url or entry.link or source_url
     return MediaItem(
         source_url=source_url,
         extractor="Generic",
         media_id=media_id,
         title=entry.title or media_id,
-        webpage_url=page,
+        webpage_url=entry.enclosure_url or entry.link or source_url,
         channel=feed.title,
         published=entry.published,
         duration=entry.duration,
         description=entry.description,
         thumbnail=entry.image or feed.image,
         media_url=entry.enclosure_url,
+        scope=feed_scope(source_url),
+        media_length=entry.enclosure_length,
     )
+
+
+def audio_replaced(stored: dict[str, Any], item: MediaItem) -> bool:
+    """True when a feed now names different audio for a stored episode (same guid).
+
+    A new file name or a new declared size counts; a changed host or query string alone
+    (tracking prefixes, signed URLs) does not, or every such change would re-transcribe
+    a whole back catalogue.
+    """
+
+    def name(url: str | None) -> str:
+        return unquote(urlparse(url or "").path.rsplit("/", 1)[-1])
+
+    old_length, new_length = stored.get("media_length"), item.media_length
+    if old_length and new_length and old_length != new_length:
+        return True
+    return bool(stored.get("media_url") and item.media_url) and name(
+        stored["media_url"]
+    ) != name(item.media_url)
+
+
+def site_extractor(url: str) -> str | None:
+    """The yt-dlp extractor made for this URL's site (YouTube, Vimeo, ...), if any."""
+    from yt_dlp.extractor import gen_extractor_classes
+
+    for ie in gen_extractor_classes():
+        if ie.ie_key() != "Generic" and ie.suitable(url):
+            return str(ie.ie_key())
+    return None
 
 
 def probe_source(url: str) -> tuple[str, str | None]:
     """What kind of source a URL is ("feed" or "ytdlp") and its title."""
-    from .feeds import FeedError, looks_like_feed, parse_feed
+    from .feeds import FeedError, parse_feed
 
-    if url.startswith(("http://", "https://")):
+    if url.startswith(("http://", "https://")) and site_extractor(url) is None:
         try:
-            got = http_get(url)
+            got = get_feed(url)
         except DownloadError:
             got = None
-        if got is not None and looks_like_feed(got.body):
+        if got is not None:
             try:
-                return "feed", parse_feed(got.body).title
+                return "feed", parse_feed(got.body, url=got.url or url,
+                                          content_type=got.content_type).title  # fmt: skip
             except FeedError:
                 pass
     import yt_dlp

@@ -1,21 +1,19 @@
-"""Reading podcast RSS feeds (with Podcasting 2.0 transcripts and chapters). Pure, no I/O."""
+"""Reading podcast feeds (RSS 2.0, RSS 1.0, Atom; Podcasting 2.0 tags) with feedparser. No I/O."""
 
 from __future__ import annotations
 
+import calendar
+import io
 import json
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urljoin, urlparse
 
-NS = {
-    "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
-    "podcast": "https://podcastindex.org/namespace/1.0",
-    "content": "http://purl.org/rss/1.0/modules/content/",
-    "atom": "http://www.w3.org/2005/Atom",
-}
+import feedparser
+from feedparser.mixin import _FeedParserMixin
+
 # Which transcript formats we can read, best first (JSON has word timings).
 TRANSCRIPT_TYPES = {
     "application/json": "json",
@@ -24,10 +22,35 @@ TRANSCRIPT_TYPES = {
     "text/srt": "srt",
     "text/vtt": "vtt",
 }
+PODCAST_NAMESPACES = (
+    "https://podcastindex.org/namespace/1.0",
+    "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md",
+)
+MEDIA_EXTENSIONS = (".mp3", ".m4a", ".mp4", ".aac", ".ogg", ".oga", ".opus", ".wav", ".flac",
+                    ".webm", ".m4v", ".mov")  # fmt: skip
 
 
 class FeedError(ValueError):
-    """The document is not a readable RSS feed."""
+    """The document is not a readable feed."""
+
+
+def _start_podcast_transcript(self: Any, attrs: dict[str, str]) -> None:
+    # feedparser keeps only the last of repeated unknown tags; an episode often lists
+    # several transcripts (HTML, SRT, VTT, JSON) and we want the best one.
+    self._get_context().setdefault("podcast_transcripts", []).append(dict(attrs))
+
+
+def _start_podcast_chapters(self: Any, attrs: dict[str, str]) -> None:
+    self._get_context()["podcast_chapters"] = dict(attrs)
+
+
+# feedparser dispatches namespaced tags to `_start_<prefix>_<name>` methods of its mixin;
+# giving the Podcasting 2.0 namespace one prefix makes `pc:transcript` work like
+# `podcast:transcript`. Both only add keys that feedparser itself never sets.
+for _uri in PODCAST_NAMESPACES:
+    _FeedParserMixin.namespaces.setdefault(_uri, "podcast")
+_FeedParserMixin._start_podcast_transcript = _start_podcast_transcript  # type: ignore[attr-defined]
+_FeedParserMixin._start_podcast_chapters = _start_podcast_chapters  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -45,6 +68,7 @@ class FeedItem:
     title: str
     enclosure_url: str | None
     enclosure_type: str | None = None
+    enclosure_length: int | None = None
     description: str | None = None
     published: str | None = None  # ISO date
     timestamp: float | None = None
@@ -53,6 +77,7 @@ class FeedItem:
     image: str | None = None
     transcripts: list[TranscriptLink] = field(default_factory=list)
     chapters_url: str | None = None
+    refused: list[str] = field(default_factory=list)  # links left out, and why
 
     def best_transcript(self) -> TranscriptLink | None:
         """The publisher transcript we prefer: JSON, then VTT, then SRT."""
@@ -66,23 +91,23 @@ class Feed:
     link: str | None
     image: str | None
     items: list[FeedItem]
+    refused: list[str] = field(default_factory=list)  # the feed's links left out, and why
 
 
 def looks_like_feed(body: bytes) -> bool:
-    """True when a document starts like RSS or Atom."""
-    head = body[:2048].lstrip().lower()
-    return (
-        b"<rss" in head
-        or b"<feed" in head
-        or (head.startswith(b"<?xml") and b"<rss" in body[:8192].lower())
-    )
+    """True when a document starts like RSS, RSS 1.0 (RDF) or Atom."""
+    head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not head.startswith(b"<"):
+        return False
+    return any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf", b"<rdf "))
 
 
-def _text(el: ET.Element | None) -> str | None:
-    if el is None or el.text is None:
-        return None
-    value = el.text.strip()
-    return value or None
+def is_web_url(url: str | None) -> bool:
+    """True for absolute http(s) URLs: the only kind a feed may make us fetch or link."""
+    if not url:
+        return False
+    parsed = urlparse(url.strip())
+    return parsed.scheme.lower() in ("http", "https") and bool(parsed.netloc)
 
 
 def parse_duration(value: str | None) -> float | None:
@@ -90,7 +115,7 @@ def parse_duration(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        parts = [float(p) for p in value.strip().split(":")]
+        parts = [float(p) for p in str(value).strip().split(":")]
     except ValueError:
         return None
     seconds = 0.0
@@ -99,71 +124,137 @@ def parse_duration(value: str | None) -> float | None:
     return seconds if seconds > 0 else None
 
 
-def _date(value: str | None) -> tuple[str | None, float | None]:
-    if not value:
+# A bare "&" ("Q&A") is not XML; feedparser's lenient parser would read "&A" as an entity.
+_BARE_AMP = re.compile(rb"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
+
+
+def _repair(body: bytes) -> bytes:
+    """Fix the two defects found most in hand-made feeds before parsing."""
+    body = body.lstrip(b" \t\r\n")  # whitespace before <?xml ...?> makes it invalid XML
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = b"\xef\xbb\xbf" + body[3:].lstrip(b" \t\r\n")
+    return _BARE_AMP.sub(b"&amp;", body)
+
+
+def _date(entry: Any) -> tuple[str | None, float | None]:
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    if not parsed:
         return None, None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        match = re.match(r"\d{4}-\d{2}-\d{2}", value.strip())
-        return (match.group(0), None) if match else (None, None)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).date().isoformat(), when.timestamp()
+    stamp = float(calendar.timegm(parsed))
+    return datetime.fromtimestamp(stamp, tz=timezone.utc).date().isoformat(), stamp
 
 
 def _transcript_format(mime: str | None, url: str) -> str | None:
-    if mime and mime.split(";")[0].strip().lower() in TRANSCRIPT_TYPES:
-        return TRANSCRIPT_TYPES[mime.split(";")[0].strip().lower()]
+    kind = (mime or "").split(";")[0].strip().lower()
+    if kind in TRANSCRIPT_TYPES:
+        return TRANSCRIPT_TYPES[kind]
     ext = url.lower().split("?")[0].rsplit(".", 1)[-1]
     return ext if ext in ("json", "srt", "vtt") else None
 
 
-def parse_feed(body: bytes) -> Feed:
-    """Parse an RSS 2.0 podcast feed."""
+def _length(value: Any) -> int | None:
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise FeedError(f"not a valid RSS feed ({exc})") from None
-    channel = root.find("channel")
-    if root.tag != "rss" or channel is None:
-        raise FeedError("not an RSS feed (no <rss><channel>)")
-    image = channel.find("itunes:image", NS)
-    items = []
-    for it in channel.findall("item"):
-        enclosure = it.find("enclosure")
-        enclosure_url = enclosure.get("url") if enclosure is not None else None
-        published, stamp = _date(_text(it.find("pubDate")))
-        transcripts = []
-        for tr in it.findall("podcast:transcript", NS):
-            url = tr.get("url")
-            fmt = _transcript_format(tr.get("type"), url or "")
-            if url and fmt:
-                transcripts.append(TranscriptLink(url, fmt, tr.get("language")))
-        chapters = it.find("podcast:chapters", NS)
-        item_image = it.find("itunes:image", NS)
-        items.append(
-            FeedItem(
-                guid=_text(it.find("guid")),
-                title=_text(it.find("title")) or _text(it.find("itunes:title", NS)) or "",
-                enclosure_url=enclosure_url,
-                enclosure_type=enclosure.get("type") if enclosure is not None else None,
-                description=_text(it.find("content:encoded", NS)) or _text(it.find("description")),
-                published=published,
-                timestamp=stamp,
-                duration=parse_duration(_text(it.find("itunes:duration", NS))),
-                link=_text(it.find("link")),
-                image=item_image.get("href") if item_image is not None else None,
-                transcripts=transcripts,
-                chapters_url=chapters.get("url") if chapters is not None else None,
-            )
+        n = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return n if n > 0 else None
+
+
+class _Links:
+    """Resolves URLs against the feed's address and keeps only http(s) ones."""
+
+    def __init__(self, base: str | None) -> None:
+        self.base = base
+        self.refused: list[str] = []
+
+    def __call__(self, url: Any, what: str) -> str | None:
+        if not url or not isinstance(url, str):
+            return None
+        full = urljoin(self.base, url.strip()) if self.base else url.strip()
+        if is_web_url(full):
+            return full
+        self.refused.append(f"{what} {url.strip()[:200]!r} refused: only http(s) links are used")
+        return None
+
+
+def _enclosure(entry: Any) -> tuple[str | None, str | None, int | None]:
+    for enc in entry.get("enclosures") or []:
+        if enc.get("href"):
+            return enc["href"], enc.get("type"), _length(enc.get("length"))
+    rdf = entry.get("enc_enclosure")  # RSS 1.0's enclosure module
+    if isinstance(rdf, dict) and rdf.get("rdf:resource"):
+        return rdf["rdf:resource"], rdf.get("enc:type") or rdf.get("type"), _length(
+            rdf.get("enc:length") or rdf.get("length")
         )
-    return Feed(
-        title=_text(channel.find("title")),
-        link=_text(channel.find("link")),
-        image=image.get("href") if image is not None else None,
-        items=items,
+    link = entry.get("link") or ""
+    if link.lower().split("?")[0].endswith(MEDIA_EXTENSIONS):
+        return link, None, None  # feeds that link the audio itself
+    return None, None, None
+
+
+def _image(node: Any) -> str | None:
+    image = node.get("image")
+    if isinstance(image, dict):
+        return image.get("href") or image.get("url")
+    return None
+
+
+def _item(entry: Any, link: _Links) -> FeedItem:
+    seen = len(link.refused)
+    url, mime, length = _enclosure(entry)
+    published, stamp = _date(entry)
+    transcripts = []
+    for tr in entry.get("podcast_transcripts") or []:
+        found = link(tr.get("url"), "transcript")
+        fmt = _transcript_format(tr.get("type"), found or "")
+        if found and fmt:
+            transcripts.append(TranscriptLink(found, fmt, tr.get("language")))
+    chapters = entry.get("podcast_chapters") or {}
+    content = entry.get("content") or []
+    description = (content[0].get("value") if content else None) or entry.get("summary")
+    page = link(entry.get("link"), "link")
+    item = FeedItem(
+        guid=(entry.get("id") or "").strip() or None,
+        title=(entry.get("title") or "").strip(),
+        enclosure_url=link(url, "enclosure"),
+        enclosure_type=mime,
+        enclosure_length=length,
+        description=description or None,
+        published=published,
+        timestamp=stamp,
+        duration=parse_duration(entry.get("itunes_duration")),
+        link=None if page == url else page,
+        image=link(_image(entry), "image"),
+        transcripts=transcripts,
+        chapters_url=link(chapters.get("url"), "chapters"),
     )
+    item.refused = link.refused[seen:]
+    return item
+
+
+def parse_feed(body: bytes, *, url: str | None = None, content_type: str | None = None) -> Feed:
+    """Parse an RSS 2.0, RSS 1.0 or Atom feed as served at `url` (relative links resolve)."""
+    # No content-location: feedparser would resolve guids ("1") against it as if URLs.
+    headers = {"content-type": content_type} if content_type else {}
+    # A stream, never a string: feedparser.parse("file:///...") would read that file.
+    data = feedparser.parse(io.BytesIO(_repair(body)), response_headers=headers,
+                            resolve_relative_uris=False, sanitize_html=True)  # fmt: skip
+    version = data.get("version") or ""
+    if not version and not data.entries:
+        reason = data.get("bozo_exception") if looks_like_feed(body) else None
+        raise FeedError(f"not a readable RSS or Atom feed ({reason})" if reason else
+                        "not an RSS or Atom feed")  # fmt: skip
+    link = _Links(url)
+    info = data.feed
+    feed = Feed(
+        title=(info.get("title") or "").strip() or None,
+        link=link(info.get("link"), "link"),
+        image=link(_image(info), "image"),
+        items=[],
+    )
+    feed.refused = list(link.refused)  # the feed's own; each item keeps its own
+    feed.items = [_item(entry, link) for entry in data.entries]
+    return feed
 
 
 def parse_chapters(body: bytes | str) -> list[tuple[float, str]]:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def feed_scope(feed_url: str) -> str:
+    """The part of a feed item's key that names its feed."""
+    return hashlib.sha1(feed_url.strip().encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,22 @@ class MediaItem:
     thumbnail: str | None = None
     media_url: str | None = None
     path: str | None = None  # local audio file once downloaded
+    # Feed items: a short hash of the feed's URL. Guids ("1", "ep-12") are only unique
+    # within one feed, unlike a YouTube id.
+    scope: str | None = None
+    media_length: int | None = None  # the enclosure's declared size in bytes
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
         """Stable identity used to avoid indexing the same media twice."""
+        if self.scope:
+            return f"feed:{self.scope}:{self.media_id}"
+        return f"{self.extractor.lower()}:{self.media_id}"
+
+    @property
+    def legacy_key(self) -> str:
+        """The key a feed item had before keys were scoped to their feed."""
         return f"{self.extractor.lower()}:{self.media_id}"
 
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import sqlite_utils
 
-from . import download, export, store, transcribe
+from . import download, export, feeds, store, transcribe
 from .chunk import chunk_segments
 from .config import Settings
 from .models import MediaItem, Segment, Transcript
 
 ALREADY = "already indexed (use --force to transcribe again)"
+REPLACED = "the feed replaced this episode's audio: indexed again"
+TRANSCRIPT_BYTES = 20 * 1024 * 1024
+CHAPTERS_BYTES = 2 * 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,6 +36,7 @@ class ItemResult:
     seconds: float = 0.0
     segments: int = 0
     chunks: int = 0
+    note: str | None = None
 
 
 class Reporter(Protocol):
@@ -72,6 +78,106 @@ def _items(target: str, is_known: download.IsKnown | None) -> Iterator[Entry]:
         yield exc
 
 
+def fetch_feed(url: str, *, etag: str | None = None,
+               last_modified: str | None = None) -> download.Fetched | None:  # fmt: skip
+    """The feed at url (status 304 when unchanged), or None when url is not a feed."""
+    if not url.startswith(("http://", "https://")) or download.site_extractor(url):
+        return None
+    return download.get_feed(url, etag=etag, last_modified=last_modified)
+
+
+@dataclass(frozen=True)
+class FeedOptions:
+    """Which entries of a feed to index, and how."""
+
+    limit: int | None = None  # new items
+    since: str | None = None  # ISO date
+    transcribe: bool = False  # ignore publisher transcripts
+    force: bool = False
+    report_known: bool = True  # yield a "skipped" result for entries already indexed
+
+
+def index_feed(
+    db: sqlite_utils.Database,
+    url: str,
+    feed: feeds.Feed,
+    settings: Settings,
+    options: FeedOptions | None = None,
+    *,
+    wait: Callable[[MediaItem], str | None] | None = None,
+    failed: Callable[[MediaItem, str], None] | None = None,
+    reporter: Reporter | None = None,
+) -> Iterator[ItemResult]:
+    """Index a feed's entries, newest first (`add FEED` and `refresh` both come here).
+
+    `wait(item)` says why an item must not be tried now; `failed(item, error)` hears of
+    every failure.
+    """
+    opts = options or FeedOptions()
+    rep = reporter or _Silent()
+    for reason in feed.refused:
+        log.warning(f"{url}: {reason}")
+    source = store.find_source(db, url)
+    done = 0
+    for entry in sorted(feed.items, key=lambda e: e.timestamp or 0, reverse=True):
+        if opts.limit is not None and done >= opts.limit:
+            break
+        if opts.since and entry.published and entry.published < opts.since:
+            continue
+        if not entry.enclosure_url and not entry.transcripts:
+            if entry.refused:  # it named only local files (or other non-web links)
+                refused = ItemResult(url, entry.title, "skipped", error=entry.refused[0])
+                rep.finished(refused)
+                yield refused
+            continue
+        item = download.feed_item(url, feed, entry)
+        stored = store.episode_by_key(db, item.key)
+        if stored is None and source is not None:
+            stored = store.adopt_legacy_key(db, source["id"], item.legacy_key, item.key)
+        replaced = stored is not None and download.audio_replaced(stored, item)
+        if stored is not None and not opts.force and not replaced:
+            if opts.report_known:
+                known = ItemResult(url, item.title, "skipped", stored["id"], error=ALREADY)
+                rep.finished(known)
+                yield known
+            continue
+        why = wait(item) if wait else None
+        if why:
+            yield ItemResult(url, item.title, "skipped", error=why)
+            continue
+        done += 1
+        for reason in entry.refused:
+            log.warning(f"{entry.title}: {reason}")
+        rep.started(item)
+        result = _index_entry(db, item, entry, settings, opts, rep, force=replaced or opts.force)
+        if result.status == "indexed" and replaced:
+            result.note = REPLACED
+        if result.status == "failed" and failed:
+            failed(item, result.error or "failed")
+        rep.finished(result)
+        yield result
+
+
+def _index_entry(db: sqlite_utils.Database, item: MediaItem, entry: feeds.FeedItem,
+                 settings: Settings, opts: FeedOptions, rep: Reporter,
+                 force: bool) -> ItemResult:  # fmt: skip
+    extra: dict[str, object] = {}
+    try:
+        link = None if opts.transcribe else entry.best_transcript()
+        if link is not None:
+            got = download.http_get(link.url, max_bytes=TRANSCRIPT_BYTES)
+            text = got.body.decode("utf-8", errors="replace")
+            extra["provided"] = Provided(
+                tuple(export.parse_transcript(text, link.fmt)), link.url, link.language
+            )
+        if entry.chapters_url:
+            got = download.http_get(entry.chapters_url, max_bytes=CHAPTERS_BYTES)
+            extra["chapters"] = tuple(feeds.parse_chapters(got.body))
+    except (download.DownloadError, ValueError) as exc:
+        return ItemResult(item.source_url, item.title, "failed", error=str(exc))
+    return index_item(db, item, settings, force=force, reporter=rep, **extra)  # type: ignore[arg-type]
+
+
 def index_targets(
     db: sqlite_utils.Database,
     targets: list[str],
@@ -87,6 +193,19 @@ def index_targets(
         return store.episode_by_key(db, key) is not None
 
     for target in targets:
+        try:
+            got = fetch_feed(target)
+            if got is not None:
+                feed = feeds.parse_feed(got.body, url=got.url or target,
+                                        content_type=got.content_type)  # fmt: skip
+                yield from index_feed(db, target, feed, settings, FeedOptions(force=force),
+                                      reporter=rep)  # fmt: skip
+                continue
+        except (download.DownloadError, feeds.FeedError) as exc:
+            failure = ItemResult(target, target, "failed", error=str(exc))
+            rep.finished(failure)
+            yield failure
+            continue
         for entry in _items(target, None if force else is_known):
             if isinstance(entry, download.DownloadError):
                 result = ItemResult(target, target, "failed", error=str(entry))

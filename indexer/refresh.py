@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -12,11 +14,12 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import download, export, feeds, pipeline, store
+from . import download, feeds, pipeline, store
 from .config import Settings
 from .models import MediaItem
 
 MAX_BACKOFF = timedelta(days=7)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -114,8 +117,11 @@ def _refresh_source(db: sqlite_utils.Database, settings: Settings, source: dict,
     except (download.DownloadError, feeds.FeedError) as exc:
         result.status, result.error = "failed", str(exc)
     error = result.error or next((r.error for r in result.items if r.status == "failed"), None)
-    store.update_source(db, source["id"], last_refresh=_now().isoformat(timespec="seconds"),
-                        last_error=error)  # fmt: skip
+    try:
+        store.update_source(db, source["id"], last_refresh=_now().isoformat(timespec="seconds"),
+                            last_error=error)  # fmt: skip
+    except store.StoreError as exc:
+        log.warning(f"{result.name}: could not record the refresh ({exc})")
     return result
 
 
@@ -129,11 +135,17 @@ def _due(db: sqlite_utils.Database, key: str, opts: Options) -> str | None:
 
 def _remember_failure(db: sqlite_utils.Database, source: dict, item: MediaItem, error: str,
                       opts: Options) -> None:  # fmt: skip
-    """Record a failure; each new one doubles the wait before the next try."""
-    failure = store.failure_for(db, item.key)
-    attempts = (failure["attempts"] if failure else 0) + 1
-    store.record_failure(db, source["id"], item.key, item.title, item.media_url, error,
-                         attempts, _backoff(attempts, opts.retry_seconds))  # fmt: skip
+    """Record a failure; each new one doubles the wait before the next try.
+
+    A failure to record it is only logged: it must never end the run.
+    """
+    try:
+        failure = store.failure_for(db, item.key)
+        attempts = (failure["attempts"] if failure else 0) + 1
+        store.record_failure(db, source["id"], item.key, item.title, item.media_url, error,
+                             attempts, _backoff(attempts, opts.retry_seconds))  # fmt: skip
+    except (store.StoreError, sqlite3.Error) as exc:
+        log.warning(f"{item.title}: could not record the failure ({exc})")
 
 
 def _run_item(db: sqlite_utils.Database, settings: Settings, source: dict, item: MediaItem,
@@ -152,47 +164,22 @@ def _run_item(db: sqlite_utils.Database, settings: Settings, source: dict, item:
 def _refresh_feed(db: sqlite_utils.Database, settings: Settings, source: dict, opts: Options,
                   result: SourceResult, reporter: pipeline.Reporter | None
                   ) -> Iterator[pipeline.ItemResult]:  # fmt: skip
-    got = download.http_get(source["url"], etag=source["etag"],
-                            last_modified=source["last_modified"])  # fmt: skip
+    got = pipeline.fetch_feed(source["url"], etag=source["etag"],
+                              last_modified=source["last_modified"])  # fmt: skip
+    if got is None:
+        raise feeds.FeedError(f"{source['url']} is no longer a feed")
     if got.status == 304:
         result.status = "unchanged"
         return
-    feed = feeds.parse_feed(got.body)
-    entries = sorted(feed.items, key=lambda e: e.timestamp or 0, reverse=True)
-    done = 0
-    for entry in entries:
-        if opts.limit is not None and done >= opts.limit:
-            break
-        if opts.since and entry.published and entry.published < opts.since:
-            continue
-        if not entry.enclosure_url and not entry.transcripts:
-            continue
-        item = download.feed_item(source["url"], feed, entry)
-        if store.episode_by_key(db, item.key) is not None:
-            continue
-        wait = _due(db, item.key, opts)
-        if wait:
-            yield pipeline.ItemResult(source["url"], item.title, "skipped", error=wait)
-            continue
-        done += 1
-        extra: dict[str, object] = {}
-        try:
-            link = None if opts.transcribe else entry.best_transcript()
-            if link is not None:
-                text = download.http_get(link.url).body.decode("utf-8", errors="replace")
-                extra["provided"] = pipeline.Provided(
-                    tuple(export.parse_transcript(text, link.fmt)), link.url, link.language
-                )
-            if entry.chapters_url:
-                extra["chapters"] = tuple(
-                    feeds.parse_chapters(download.http_get(entry.chapters_url).body)
-                )
-        except (download.DownloadError, ValueError) as exc:
-            failed = pipeline.ItemResult(source["url"], item.title, "failed", error=str(exc))
-            _remember_failure(db, source, item, str(exc), opts)
-            yield failed
-            continue
-        yield _run_item(db, settings, source, item, opts, reporter, **extra)
+    options = pipeline.FeedOptions(limit=opts.limit, since=opts.since, transcribe=opts.transcribe,
+                                   report_known=False)  # fmt: skip
+    feed = feeds.parse_feed(got.body, url=got.url or source["url"], content_type=got.content_type)
+    yield from pipeline.index_feed(
+        db, source["url"], feed, settings, options,
+        wait=lambda item: _due(db, item.key, opts),
+        failed=lambda item, error: _remember_failure(db, source, item, error, opts),
+        reporter=reporter,
+    )  # fmt: skip
     # Only remember the validators once every entry was looked at, so a killed run
     # re-reads the feed next time.
     store.update_source(db, source["id"], etag=got.etag, last_modified=got.last_modified,

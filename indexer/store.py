@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -14,7 +15,7 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from . import timings
-from .models import Chunk, MediaItem, Segment, Transcript, Word
+from .models import Chunk, MediaItem, Segment, Transcript, Word, feed_scope
 
 # Private-use characters mark matches in snippets: they survive HTML escaping and are
 # replaced by <mark> (web) or bold (terminal) at the edge.
@@ -133,6 +134,20 @@ def m004_timings_v2(db: sqlite_utils.Database) -> None:
         db.execute(trigger[0])
 
 
+@migrations()
+def m005_feed_scoped_keys(db: sqlite_utils.Database) -> None:
+    """Key feed items by guid within their feed: two shows may both number guids 1, 2, 3."""
+    db.table("episodes").add_column("media_length", int)
+    for table in ("episodes", "failures"):
+        rows = db.execute(
+            f"select t.id, t.key, s.url from {table} t join sources s on s.id = t.source_id "
+            "where s.kind = 'feed' and t.key like 'generic:%'"
+        ).fetchall()
+        for id_, key, url in rows:
+            scoped = f"feed:{feed_scope(url)}:{key.split(':', 1)[1]}"
+            db.execute(f"update {table} set key = ? where id = ?", [scoped, id_])
+
+
 def _repack_timings(db: sqlite_utils.Database) -> None:
     last = 0
     while True:
@@ -181,7 +196,10 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
         if str(p) != ":memory:":
             db.enable_wal()
         _announce_upgrade(db, p)
-        migrations.apply(db)
+        if migrations.pending(db):
+            # Under the write lock, so two processes opening a new file don't both migrate it.
+            with writing(db):
+                migrations.apply(db)
         return db
     except StoreError:
         raise
@@ -229,7 +247,7 @@ def source_id_for(db: sqlite_utils.Database, url: str, name: str | None = None) 
     row = db.execute("select id from sources where url = ?", [url]).fetchone()
     if row:
         return int(row[0])
-    with db.atomic():
+    with writing(db):
         table = db.table("sources")
         table.insert({"url": url, "name": name, "added_at": _now()})
         assert table.last_pk is not None
@@ -240,6 +258,55 @@ def episode_by_key(db: sqlite_utils.Database, key: str) -> dict[str, Any] | None
     """The stored episode with this identity key, if any."""
     rows = list(db.query("select * from episodes where key = ?", [key]))
     return rows[0] if rows else None
+
+
+def adopt_legacy_key(db: sqlite_utils.Database, source_id: int, legacy: str, key: str
+                     ) -> dict[str, Any] | None:  # fmt: skip
+    """Re-key an episode of this source stored under its pre-scoping key; None if there is none.
+
+    Feeds added with `indexer add` (not followed) are re-keyed here, the first time they are
+    read again, since only then is it known that their episodes are feed items.
+    """
+    with writing(db):
+        row = db.execute(
+            "select id from episodes where key = ? and source_id = ?", [legacy, source_id]
+        ).fetchone()
+        if row is None:
+            return None
+        db.execute("update episodes set key = ? where id = ?", [key, row[0]])
+        db.execute("update failures set key = ? where key = ? and source_id = ?",
+                   [key, legacy, source_id])  # fmt: skip
+    return episode_by_key(db, key)
+
+
+@contextlib.contextmanager
+def writing(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that takes the write lock at its start, waiting for other writers.
+
+    A plain (deferred) BEGIN that reads before it writes gets "database is locked" at once
+    when another process wrote in between: SQLite can't wait for that, only fail. Nested
+    blocks become savepoints. Errors come out as StoreError.
+    """
+    try:
+        if db.conn.in_transaction:
+            with db.atomic():
+                yield db
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
+        try:
+            db.conn.execute("COMMIT")
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as exc:
+        raise StoreError(_describe(exc)) from None
 
 
 def save_episode(
@@ -257,7 +324,7 @@ def save_episode(
 ) -> int:
     """Store an episode with its segments and chunks in one transaction; replaces by key."""
     try:
-        with db.atomic():
+        with writing(db):
             old = episode_by_key(db, item.key)
             if old:
                 _delete_episode_rows(db, old["id"])
@@ -275,6 +342,7 @@ def save_episode(
                     "duration": transcript.duration or item.duration,
                     "webpage_url": item.webpage_url,
                     "media_url": item.media_url,
+                    "media_length": item.media_length,
                     "description": item.description,
                     "language": transcript.language or item.language,
                     "thumbnail": item.thumbnail,
@@ -333,7 +401,7 @@ def _delete_episode_rows(db: sqlite_utils.Database, episode_id: int) -> None:
 
 def delete_episode(db: sqlite_utils.Database, episode_id: int) -> None:
     """Remove an episode and everything it owns, in one transaction."""
-    with db.atomic():
+    with writing(db):
         _delete_episode_rows(db, episode_id)
 
 
@@ -397,7 +465,7 @@ def segment_at(db: sqlite_utils.Database, episode_id: int, seconds: float) -> Se
 def replace_chunks(db: sqlite_utils.Database, episode_id: int, segments: Sequence[Segment],
                    chunks: Sequence[Chunk], chunk_seconds: float) -> None:  # fmt: skip
     """Replace an episode's chunks (same transcript, new windows) in one transaction."""
-    with db.atomic():
+    with writing(db):
         db.execute("delete from chunks where episode_id = ?", [episode_id])
         _insert_chunks(db, episode_id, segments, chunks)
         db.execute(
@@ -672,7 +740,7 @@ def set_prefix_index(db: sqlite_utils.Database, enabled: bool) -> None:
         return
     prefix = ", prefix='3'" if enabled else ""
     try:
-        with db.atomic():
+        with writing(db):
             # The triggers that keep it in step with `chunks` refer to it by name and stay.
             db.execute("drop table chunks_fts")
             db.execute(f"""CREATE VIRTUAL TABLE "chunks_fts" USING FTS5 ("text", """
@@ -697,7 +765,7 @@ def optimize(db: sqlite_utils.Database, *, prefix_index: bool | None = None) -> 
     if prefix_index is not None:
         set_prefix_index(db, prefix_index)
     try:
-        with db.atomic():
+        with writing(db):
             db.execute("insert into chunks_fts(chunks_fts) values('optimize')")
         if db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE:
             db.execute("VACUUM")  # in WAL mode: readers (a running server) may stay
@@ -753,7 +821,7 @@ def chapters_of(db: sqlite_utils.Database, episode_ids: Iterable[int]
 def follow(db: sqlite_utils.Database, url: str, name: str | None, kind: str) -> int:
     """Mark url as followed (creating its source row); returns the source id."""
     source_id = source_id_for(db, url, name)
-    with db.atomic():
+    with writing(db):
         db.execute(
             "update sources set followed = 1, kind = ?, name = coalesce(?, name) where id = ?",
             [kind, name, source_id],
@@ -775,7 +843,7 @@ def find_source(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
 
 def unfollow(db: sqlite_utils.Database, source_id: int) -> None:
     """Stop refreshing a source; its episodes stay searchable."""
-    with db.atomic():
+    with writing(db):
         db.execute("update sources set followed = 0 where id = ?", [source_id])
 
 
@@ -802,7 +870,7 @@ def update_source(db: sqlite_utils.Database, source_id: int, **fields: Any) -> N
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"unknown source fields: {sorted(unknown)}")
-    with db.atomic():
+    with writing(db):
         db.table("sources").update(source_id, fields)
 
 
@@ -815,7 +883,7 @@ def failure_for(db: sqlite_utils.Database, key: str) -> dict[str, Any] | None:
 def record_failure(db: sqlite_utils.Database, source_id: int | None, key: str, title: str,
                    url: str | None, error: str, attempts: int, next_attempt: str) -> None:  # fmt: skip
     """Remember that an item failed for the `attempts`-th time and when to try it again."""
-    with db.atomic():
+    with writing(db):
         db.table("failures").upsert(
             {"key": key, "source_id": source_id, "title": title, "url": url, "error": error,
              "attempts": attempts, "last_attempt": _now(), "next_attempt": next_attempt},

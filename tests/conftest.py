@@ -231,6 +231,7 @@ def add_fake_episode(
     *,
     title: str = "Test episode",
     media_id: str = "ep1",
+    extractor: str = "Test",
     url: str = "https://www.youtube.com/watch?v=abcdefghijk",
     source: str = "https://example.com/feed.xml",
     published: str | None = "2024-05-01",
@@ -238,7 +239,7 @@ def add_fake_episode(
 ) -> int:
     """Store an episode from (start, text) lines with evenly spaced word times."""
     segments = tuple(make_segment(text, start) for start, text in lines)
-    item = MediaItem(source_url=source, extractor="Test", media_id=media_id, title=title,
+    item = MediaItem(source_url=source, extractor=extractor, media_id=media_id, title=title,
                      webpage_url=url, published=published, channel="Test Show")  # fmt: skip
     transcript = Transcript(segments, "en", segments[-1].end, "test")
     return store.save_episode(

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
+import pty
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
+from indexer import cli as cli_module
 from indexer import search, store
 from indexer.cli import cli
 from tests.conftest import add_fake_episode
+from tests.speech import RATE, write_wav
 
 
 def invoke(*args: str):
@@ -169,3 +184,210 @@ def test_config_file_and_env_precedence(env, tmp_path, monkeypatch):
     monkeypatch.setenv("INDEXER_DB", str(tmp_path / "from-env.db"))
     result = CliRunner().invoke(cli, ["--config", str(cfg), "episodes"])
     assert "from-env.db" in result.output
+
+
+# --- CLI conventions: --db/--config anywhere, NO_COLOR, --json, --verbose ---------------------
+
+
+def test_every_command_takes_db_and_config_after_its_name():
+    for name, command in cli.commands.items():
+        options = {opt for p in command.params for opt in getattr(p, "opts", [])}
+        assert {"--db", "--config"} <= options, name
+
+
+def test_db_after_the_command_wins_over_the_group(env, tmp_path):
+    db = store.open_db(tmp_path / "other.db")
+    add_fake_episode(db, [(0.0, "we talk about bicycle lanes")], title="Other episode")
+    other = str(tmp_path / "other.db")
+    listed = json.loads(invoke("episodes", "--db", other, "--json").stdout)
+    assert [e["title"] for e in listed] == ["Other episode"]
+    hits = json.loads(invoke("search", "--db", other, "bicycle", "--json").stdout)
+    assert [h["title"] for h in hits] == ["Other episode"]
+    missing = str(tmp_path / "missing.db")
+    hits = json.loads(invoke("--db", missing, "search", "bicycle", "--db", other, "--json").stdout)
+    assert len(hits) == 1
+    result = CliRunner().invoke(cli, ["--db", other, "episodes", "--db", missing])
+    assert result.exit_code == 1 and "missing.db" in result.stderr
+
+
+def test_config_after_the_command(env, tmp_path, monkeypatch):
+    cfg = tmp_path / "indexer.toml"
+    cfg.write_text(f'db = "{tmp_path / "from-file.db"}"\n')
+    monkeypatch.delenv("INDEXER_DB")
+    result = CliRunner().invoke(cli, ["episodes", "--config", str(cfg)])
+    assert result.exit_code == 1 and "from-file.db" in result.stderr
+
+
+def _colour_search(env: dict[str, str], **extra_env: str) -> str:
+    db = store.open_db(env["INDEXER_DB"])
+    add_fake_episode(db, [(0.0, "we talk about bicycle lanes")])
+    # color=True makes CliRunner behave like a terminal.
+    return CliRunner(env=extra_env).invoke(cli, ["search", "bicycle"], color=True).stdout
+
+
+def test_search_highlights_on_a_terminal(env):
+    assert "\x1b[" in _colour_search(env)
+    assert "\x1b[" in _colour_search(env, NO_COLOR="")  # empty means unset
+
+
+def test_no_color_turns_highlighting_off(env):
+    out = _colour_search(env, NO_COLOR="1")
+    assert "\x1b" not in out and "bicycle" in out
+
+
+def _run_indexer(args: list[str], *, on_terminal: bool, **extra_env: str) -> str:
+    """Run `python -m indexer` in a subprocess, stdout on a pseudo-terminal or a pipe."""
+    environ = {**os.environ, **extra_env}
+    cmd = [sys.executable, "-m", "indexer", *args]
+    if not on_terminal:
+        return subprocess.run(cmd, capture_output=True, text=True, env=environ, timeout=120,
+                              check=True).stdout  # fmt: skip
+    master, slave = pty.openpty()
+    try:
+        subprocess.run(cmd, stdout=slave, stderr=subprocess.DEVNULL, env=environ, timeout=120,
+                       check=True)  # fmt: skip
+    finally:
+        os.close(slave)
+    chunks = []
+    with contextlib.suppress(OSError):  # EIO once everything is read
+        while data := os.read(master, 4096):
+            chunks.append(data)
+    os.close(master)
+    return b"".join(chunks).decode()
+
+
+def test_colour_only_on_a_terminal_without_no_color(env):
+    db = store.open_db(env["INDEXER_DB"])
+    add_fake_episode(db, [(0.0, "we talk about bicycle lanes")])
+    assert "\x1b[" in _run_indexer(["search", "bicycle"], on_terminal=True)
+    for out in (
+        _run_indexer(["search", "bicycle"], on_terminal=True, NO_COLOR="1"),
+        _run_indexer(["search", "bicycle"], on_terminal=False),
+    ):
+        assert "\x1b" not in out and "bicycle" in out
+
+
+def test_commands_that_report_have_json():
+    with_json = {
+        name for name, c in cli.commands.items() if any(p.name == "as_json" for p in c.params)
+    }
+    assert with_json == {"add", "search", "link", "episodes", "rechunk", "optimize", "follow",
+                         "unfollow", "sources", "refresh"}  # fmt: skip
+
+
+def test_json_output_of_each_command(env, monkeypatch):
+    db = store.open_db(env["INDEXER_DB"])
+    episode = add_fake_episode(db, [(float(t), f"sentence {t}.") for t in range(0, 120, 10)],
+                               media_id="dQw4w9WgXcQ",
+                               url="https://www.youtube.com/watch?v=dQw4w9WgXcQ")  # fmt: skip
+    monkeypatch.setattr("indexer.download.probe_source", lambda url: ("feed", "City Desk"))
+
+    def run_json(*args: str) -> Any:
+        result = invoke(*args, "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    link = run_json("link", "https://youtu.be/dQw4w9WgXcQ", "0:20")
+    assert link["link"] == "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=20s"
+    assert link["seconds"] == 20.0 and link["time"] == "0:00:20"
+    assert link["quote"]["text"] == "sentence 20." and link["quote"]["episode_id"] == episode
+    assert run_json("link", "https://example.com/unknown.mp3", "10")["quote"] is None
+    follow = run_json("follow", "https://example.com/feed.rss", "--name", "citydesk")
+    assert follow == {"id": follow["id"], "url": "https://example.com/feed.rss",
+                      "name": "citydesk", "kind": "feed"}  # fmt: skip
+    assert [s["id"] for s in run_json("sources")] == [follow["id"]]
+    unfollow = run_json("unfollow", "citydesk")
+    assert unfollow == {"id": follow["id"], "url": "https://example.com/feed.rss",
+                        "name": "citydesk"}  # fmt: skip
+    rechunk = run_json("rechunk", str(episode), "--chunk-seconds", "20")
+    assert rechunk == {"chunk_seconds": 20.0, "episodes": [{"episode_id": episode, "chunks": 6}]}
+    optimize = run_json("optimize")
+    assert set(optimize) == {"bytes_before", "bytes_after", "prefix_index"}
+    assert optimize["bytes_after"] > 0 and optimize["prefix_index"] is None
+    assert [e["id"] for e in run_json("episodes")] == [episode]
+
+
+def test_add_json_is_one_document_and_failures_go_to_stderr(env, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not audio at all\n" * 50)
+    result = CliRunner().invoke(cli, ["add", str(notes), str(tmp_path / "gone.mp3"), "--json"])
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert {k: summary[k] for k in ("indexed", "skipped", "failed")} == {
+        "indexed": 0, "skipped": 0, "failed": 2}  # fmt: skip
+    assert [i["status"] for i in summary["items"]] == ["failed", "failed"]
+    assert all(i["error"] for i in summary["items"])
+    assert len(result.stderr.strip().splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["link", "https://youtu.be/dQw4w9WgXcQ", "4x:30"],
+        ["unfollow", "nobody"],
+        ["rechunk", "99"],
+        ["search", "NEAR(", "--advanced"],
+    ],
+)
+def test_json_errors_are_one_line_on_stderr(env, args):
+    store.open_db(env["INDEXER_DB"])
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("Error: ") and len(result.stderr.splitlines()) == 1
+
+
+def test_rechunk_checks_every_id_before_changing_anything(env):
+    db = store.open_db(env["INDEXER_DB"])
+    episode = add_fake_episode(db, [(float(t), f"sentence {t}.") for t in range(0, 120, 10)])
+    result = CliRunner().invoke(cli, ["rechunk", str(episode), "99", "--chunk-seconds", "20"])
+    assert result.exit_code == 1 and "no episode 99" in result.stderr
+    assert store.open_db(env["INDEXER_DB"]).table("chunks").count == 3
+
+
+def test_verbose_shows_ytdlp_log_on_stderr_only_while_asked(env, monkeypatch):
+    def probe(url: str) -> tuple[str, str]:
+        logging.getLogger(cli_module.YTDLP_LOGGER).debug("[generic] Extracting URL: %s", url)
+        logging.getLogger(cli_module.YTDLP_LOGGER).warning("slow server")
+        return "ytdlp", "A playlist"
+
+    monkeypatch.setattr("indexer.download.probe_source", probe)
+    logger = logging.getLogger(cli_module.YTDLP_LOGGER)
+    before = (logger.level, logger.propagate, list(logger.handlers))
+    for args in (["follow", "https://example.com/a", "-v"], ["-v", "follow", "https://e.com/b"],
+                 ["--verbose", "follow", "https://e.com/c", "--verbose", "--json"]):  # fmt: skip
+        result = invoke(*args)
+        assert result.exit_code == 0
+        assert "[generic] Extracting URL: https://e" in result.stderr, args
+        assert "WARNING: slow server" in result.stderr
+        assert "Extracting" not in result.stdout
+        assert (logger.level, logger.propagate, list(logger.handlers)) == before
+    quiet = invoke("follow", "https://example.com/d")
+    assert "Extracting" not in quiet.output
+
+
+@pytest.fixture
+def wav_server(tmp_path: Path) -> Iterator[str]:
+    """A local HTTP server with one short wav file; yields its URL."""
+    root = tmp_path / "www"
+    root.mkdir()
+    write_wav(root / "tone.wav", (np.sin(np.arange(RATE) / 10) * 3000).astype(np.int16))
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/tone.wav"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_verbose_follow_shows_real_ytdlp_messages(env, wav_server):
+    verbose = invoke("follow", wav_server, "--verbose", "--json")
+    assert verbose.exit_code == 0
+    assert json.loads(verbose.stdout)["kind"] == "ytdlp"
+    assert f"[generic] Extracting URL: {wav_server}" in verbose.stderr
+    quiet = invoke("follow", wav_server, "--db", str(Path(env["INDEXER_DB"]).with_name("q.db")))
+    assert quiet.exit_code == 0 and "[generic]" not in quiet.output
