@@ -495,9 +495,9 @@ def audio_replaced(stored: dict[str, Any], item: MediaItem) -> bool:
     old_length, new_length = stored.get("media_length"), item.media_length
     if old_length and new_length and old_length != new_length:
         return True
-    return bool(stored.get("media_url") and item.media_url) and name(
-        stored["media_url"]
-    ) != name(item.media_url)
+    return bool(stored.get("media_url") and item.media_url) and name(stored["media_url"]) != name(
+        item.media_url
+    )
 
 
 def site_extractor(url: str) -> str | None:

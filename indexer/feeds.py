@@ -183,8 +183,10 @@ def _enclosure(entry: Any) -> tuple[str | None, str | None, int | None]:
             return enc["href"], enc.get("type"), _length(enc.get("length"))
     rdf = entry.get("enc_enclosure")  # RSS 1.0's enclosure module
     if isinstance(rdf, dict) and rdf.get("rdf:resource"):
-        return rdf["rdf:resource"], rdf.get("enc:type") or rdf.get("type"), _length(
-            rdf.get("enc:length") or rdf.get("length")
+        return (
+            rdf["rdf:resource"],
+            rdf.get("enc:type") or rdf.get("type"),
+            _length(rdf.get("enc:length") or rdf.get("length")),
         )
     link = entry.get("link") or ""
     if link.lower().split("?")[0].endswith(MEDIA_EXTENSIONS):
