@@ -6,6 +6,7 @@ This is the only module that imports faster_whisper.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import html
 import importlib.util
@@ -13,6 +14,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,11 +69,12 @@ def ensure_default_model(cache_dir: Path) -> Path:
     part1 = _package_data(_PART_PACKAGES[0]) / "model.bin.part1"
     data2 = _package_data(_PART_PACKAGES[1])
     part2 = data2 / "model.bin.part2"
+    partial = target / f"model.bin.{os.getpid()}.part"
     try:
         target.mkdir(parents=True, exist_ok=True)
+        _remove_stale_parts(target)
         # Write under a temporary name and rename, so a killed process never leaves a
         # half-written model.bin that looks complete.
-        partial = target / f"model.bin.{os.getpid()}.part"
         with partial.open("wb") as out:
             for part in (part1, part2):
                 with part.open("rb") as src:
@@ -88,8 +91,28 @@ def ensure_default_model(cache_dir: Path) -> Path:
             shutil.copyfile(data2 / name, target / name)
         marker.write_text(DEFAULT_MODEL_SHA256 + "\n")
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise ModelError(f"can't assemble the default model in {target}: {exc}") from None
     return target
+
+
+def _remove_stale_parts(target: Path) -> None:
+    """Delete half-joined model files left by processes that were killed while joining."""
+    for old in target.glob("model.bin.*.part"):
+        pid = old.name.split(".")[2]
+        if not pid.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            # Joining takes seconds: an old part is stale even if its pid was reused.
+            if time.time() - old.stat().st_mtime > 600:
+                old.unlink(missing_ok=True)
+                continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            old.unlink(missing_ok=True)
+        except OSError:
+            pass  # alive (another user's process): it may still be joining
 
 
 def resolve_model(name: str, cache_dir: Path) -> str:

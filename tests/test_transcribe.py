@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -62,6 +66,27 @@ def test_a_corrupt_model_part_is_refused(tmp_path, monkeypatch):
         transcribe.ensure_default_model(tmp_path / "cache")
     assert not (tmp_path / "cache" / "models" / "whisper-base-ct2" / "model.bin").exists()
     assert hashlib.sha256(b"nota model").hexdigest() != DEFAULT_MODEL_SHA256
+
+
+def test_parts_left_by_killed_joins_are_removed(tmp_path, monkeypatch):
+    fake = tmp_path / "pkg" / "data"
+    fake.mkdir(parents=True)
+    (fake / "model.bin.part1").write_bytes(b"not")
+    (fake / "model.bin.part2").write_bytes(b"a model")
+    monkeypatch.setattr(transcribe, "_package_data", lambda package: fake)
+    target = tmp_path / "cache" / "models" / "whisper-base-ct2"
+    target.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    killed = target / f"model.bin.{dead.pid}.part"
+    joining = target / f"model.bin.{os.getppid()}.part"  # a live process, still joining
+    forgotten = target / f"model.bin.{os.getppid()}0.part"
+    for part in (killed, joining, forgotten):
+        part.write_bytes(b"x" * 1000)
+    os.utime(forgotten, (time.time() - 3600, time.time() - 3600))
+    with pytest.raises(ModelError, match="checksum"):
+        transcribe.ensure_default_model(tmp_path / "cache")
+    assert sorted(p.name for p in target.iterdir()) == [joining.name]
 
 
 def test_missing_model_package_says_what_to_do(monkeypatch):
