@@ -268,7 +268,7 @@ def test_episode_page_lists_every_segment_with_its_time(client, site):
     # A YouTube episode plays in the privacy-enhanced embed.
     assert 'src="https://www.youtube-nocookie.com/embed/abcdefghijk?start=0' in page
     for fmt in export.FORMATS:
-        assert f'href="/episodes/{site["budget"]}/transcript.{fmt}"' in page
+        assert f'href="/episodes/{site["budget"]}/transcript.{fmt}?download=1"' in page
 
 
 def test_episode_page_at_a_time_marks_that_line(client, site):
@@ -306,8 +306,9 @@ def test_missing_episode_is_404(client, path):
     assert "Not found" in html(r)
 
 
-def test_transcript_downloads(client, site):
+def test_transcripts_are_served_inline_for_players_and_download_on_request(client, site):
     ep = site["budget"]
+    # The Podcasting 2.0 <podcast:transcript> types, readable by players on other sites.
     expected = {"srt": "application/x-subrip", "vtt": "text/vtt", "json": "application/json",
                 "txt": "text/plain"}  # fmt: skip
     bodies = {}
@@ -315,7 +316,13 @@ def test_transcript_downloads(client, site):
         r = client.get(f"/episodes/{ep}/transcript.{fmt}")
         assert r.status_code == 200, fmt
         assert r.mimetype == mime
-        assert r.headers["Content-Disposition"] == f'attachment; filename="episode-{ep}.{fmt}"'
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Content-Disposition" not in r.headers
+        download = client.get(f"/episodes/{ep}/transcript.{fmt}?download=1")
+        assert download.mimetype == mime and download.data == r.data
+        assert download.headers["Content-Disposition"] == (
+            f'attachment; filename="episode-{ep}.{fmt}"'
+        )
         bodies[fmt] = html(r)
         assert "approved" in bodies[fmt]
     assert bodies["vtt"].startswith("WEBVTT")
@@ -579,6 +586,18 @@ def test_every_response_has_a_content_security_policy(client, path):
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert "object-src 'none'" in csp
     assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("host", ["a..b", "a..b:8000", ".", "x" * 64 + ".com"])
+def test_a_bad_host_header_is_a_plain_400_on_every_path(client, site, host):
+    for path in ["/", "/?q=budget", f"/episodes/{site['budget']}", "/link", "/nowhere",
+                 f"/episodes/{site['budget']}/transcript.srt", "/static/app.css"]:  # fmt: skip
+        r = client.get(path, headers={"Host": host})
+        assert r.status_code == 400, (host, path)
+        assert r.mimetype == "text/plain" and "Host header" in html(r), path
+        assert r.headers["Content-Security-Policy"]
+    r = client.get("/api/search?q=budget", headers={"Host": host})
+    assert r.status_code == 400 and "Host header" in r.get_json()["message"]
 
 
 class _Refs(HTMLParser):

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask.globals import request_ctx
+from werkzeug.exceptions import BadHost, HTTPException
 
 from indexer import store
 from indexer.config import load_settings
@@ -63,8 +64,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         message = exc.description or exc.name
+        if isinstance(exc, BadHost):
+            message = "The Host header is not a valid host name."
         if request.path.startswith("/api/"):
             return jsonify(error=exc.name, message=message), exc.code
+        if request_ctx.url_adapter is None:
+            # Werkzeug could not route the request (a bad Host header): the page's url_for
+            # would fail, so the answer is plain text.
+            return Response(f"{exc.code} {exc.name}: {message}\n", exc.code, mimetype="text/plain")
         return render_template("error.html", code=exc.code, message=message), exc.code
 
     @app.errorhandler(store.StoreError)

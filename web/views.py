@@ -174,17 +174,27 @@ def _player(row: dict[str, Any], start: float) -> dict[str, str] | None:
     return None
 
 
+# The Podcasting 2.0 <podcast:transcript type="..."> of each format.
+TRANSCRIPT_TYPES = {"srt": "application/x-subrip", "vtt": "text/vtt", "json": "application/json",
+                    "txt": "text/plain"}  # fmt: skip
+
+
 @bp.get(f"/episodes/<{EPISODE_ID}:episode_id>/transcript.<fmt>")
 def transcript(episode_id: int, fmt: str) -> Response:
+    """The transcript file, inline for players (a feed's <podcast:transcript> can point
+    here); ?download=1 makes it an attachment, as the episode page links it."""
     if fmt not in export.FORMATS:
         abort(404, f"No transcript format '{fmt}'; use srt, vtt, json or txt.")
     db, row = _episode_or_404(episode_id)
     body = export.export_transcript(store.get_segments(db, episode_id), fmt, title=row["title"],
                                     language=row["language"])  # fmt: skip
-    kinds = {"srt": "application/x-subrip", "vtt": "text/vtt", "json": "application/json",
-             "txt": "text/plain"}  # fmt: skip
-    response = Response(body, mimetype=kinds[fmt])
-    response.headers["Content-Disposition"] = f'attachment; filename="episode-{episode_id}.{fmt}"'
+    response = Response(body, mimetype=TRANSCRIPT_TYPES[fmt])
+    # Web players fetch the file from their own origin; the spec asks hosts for CORS.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    if request.args.get("download") == "1":
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="episode-{episode_id}.{fmt}"'
+        )
     return response
 
 
