@@ -504,6 +504,28 @@ def optimize(ctx: click.Context, prefix_index: bool | None, as_json: bool) -> No
     click.echo(f"{before / 1e6:,.1f} MB -> {after / 1e6:,.1f} MB{note}")
 
 
+@cli.command("datasette-metadata")
+@click.pass_context
+@friendly_errors
+def datasette_metadata(ctx: click.Context) -> None:
+    """Print Datasette metadata (JSON) describing this database's tables and columns.
+
+    Tables and columns get descriptions, the search index's own tables are hidden, and
+    the `lines` view shows every transcript line with its start and a deep link.
+
+    \b
+    Examples:
+        indexer datasette-metadata --db podcasts.db > metadata.json
+        datasette podcasts.db -m metadata.json
+    """
+    path = Path(_settings(ctx).db)
+    db = store.open_db(path, readonly=True)
+    try:
+        _print_json(store.datasette_metadata(db, path.stem))
+    finally:
+        db.close()
+
+
 @cli.command()
 @click.option("--query", default="bicycle lanes", show_default=True, help="What to search for.")
 @click.pass_context

@@ -32,6 +32,7 @@ _CLOSERS = "\"'”’»)]"
 _TIME_RE = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[.,](\d+))?")
 _TIMING_RE = re.compile(r"^\s*(\S+)\s*-->\s*(\S+)(?:\s.*)?$")
 _VTT_TAG_RE = re.compile(r"<[^>]*>")
+_VTT_VOICE_RE = re.compile(r"<v(?:\.[^\s>]*)?[ \t]+([^>]+)>")
 # Only real-looking tags, so "a < b > c" in an SRT survives.
 _SRT_TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>|\{\\[^{}]*\}")
 _SPACE_RE = re.compile(r"\s+")
@@ -90,7 +91,8 @@ def to_srt(segments: Sequence[Segment]) -> str:
         if not text:
             continue
         start, end = _timestamp(seg.start, ","), _timestamp(seg.end, ",")
-        cues.append(f"{len(cues) + 1}\n{start} --> {end}\n{text}\n")
+        who = f"{_one_line(seg.speaker)}: " if seg.speaker else ""
+        cues.append(f"{len(cues) + 1}\n{start} --> {end}\n{who}{text}\n")
     return "\n".join(cues)
 
 
@@ -106,7 +108,10 @@ def to_vtt(segments: Sequence[Segment], title: str | None = None) -> str:
         if not text:
             continue
         start, end = _timestamp(seg.start, "."), _timestamp(seg.end, ".")
-        blocks.append(f"{start} --> {end}\n{text}\n")
+        # A voice name ends at ">" and can hold no tags: drop the angle brackets.
+        voice = re.sub(r"[<>]", "", _one_line(_no_arrows(seg.speaker or ""))).replace("&", "&amp;")
+        who = f"<v {voice}>" if voice else ""
+        blocks.append(f"{start} --> {end}\n{who}{text}\n")
     return "\n".join(blocks)
 
 
@@ -118,13 +123,11 @@ def to_json(segments: Sequence[Segment], language: str | None = None) -> str:
         for span in spans:
             body = _one_line(span.text)
             if body:
-                entries.append(
-                    {
-                        "startTime": round(span.start, 3),
-                        "endTime": round(span.end, 3),
-                        "body": body,
-                    }
-                )
+                entry = {"startTime": round(span.start, 3), "endTime": round(span.end, 3),
+                         "body": body}  # fmt: skip
+                if seg.speaker:
+                    entry["speaker"] = seg.speaker
+                entries.append(entry)
     doc: dict[str, Any] = {"version": JSON_VERSION}
     # Not in the spec's example, but extra keys are ignored by players and we know it.
     if language:
@@ -139,7 +142,8 @@ def to_txt(segments: Sequence[Segment]) -> str:
     for seg in segments:
         text = _one_line(seg.text)
         if text:
-            lines.append(f"[{_clock(seg.start)}] {text}\n")
+            who = f"{_one_line(seg.speaker)}: " if seg.speaker else ""
+            lines.append(f"[{_clock(seg.start)}] {who}{text}\n")
     return "".join(lines)
 
 
@@ -247,9 +251,11 @@ def _parse_vtt(text: str) -> list[Segment]:
             continue
         start, end = _parse_timing(block[timing], f"WebVTT block {n}")
         payload = " ".join(block[timing + 1 :])
+        voice = _VTT_VOICE_RE.search(payload)
+        speaker = _one_line(html.unescape(voice.group(1))) if voice else None
         body = _one_line(html.unescape(_VTT_TAG_RE.sub("", payload)))
         if body:
-            segments.append(Segment(start, end, body))
+            segments.append(Segment(start, end, body, speaker=speaker or None))
     return segments
 
 
@@ -304,10 +310,14 @@ def _parse_json(text: str) -> list[Segment]:
     words: list[Word] = []
     speaker: object = None
 
+    def name(who: object) -> str | None:
+        return _one_line(str(who)) or None if who is not None else None
+
     def flush() -> None:
         if words:
             text = " ".join(w.text for w in words)
-            segments.append(Segment(words[0].start, words[-1].end, text, tuple(words)))
+            segments.append(Segment(words[0].start, words[-1].end, text, tuple(words),
+                                    name(speaker)))  # fmt: skip
             words.clear()
 
     for i, (start, end, body, who) in enumerate(entries):
@@ -320,7 +330,7 @@ def _parse_json(text: str) -> list[Segment]:
         if " " in clean:
             # A phrase-level entry is already a segment; it has no word timings.
             flush()
-            segments.append(Segment(start, end, clean))
+            segments.append(Segment(start, end, clean, speaker=name(who)))
             continue
         if words and (
             who != speaker or start - words[-1].end > MAX_GAP or end - words[0].start > MAX_SEGMENT

@@ -30,6 +30,7 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...] = ()
+    speaker: str | None = None  # as the publisher's transcript names them
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Hit:
     partial: bool = False
     quote: str = ""  # the sentence(s) holding the match
     chapter: str | None = None  # the publisher's chapter title at the hit
+    speaker: str | None = None  # who says the quote, when the publisher's transcript names them
     matched: int = 0
     terms: int = 0
     channel: str | None = None
@@ -127,6 +129,7 @@ class Hit:
             "text": self.text,
             "quote": self.quote,
             "chapter": self.chapter,
+            "speaker": self.speaker,
             "snippet": self.snippet,
             "url": self.url,
             "webpage_url": self.webpage_url,

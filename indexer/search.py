@@ -365,6 +365,7 @@ def _hit(row: dict[str, Any], query: Query | None, partial: bool,
     start, end, matched, terms = float(row["start"]), float(row["end"]), 0, 0
     quote = row["text"]
     segments = store.chunk_segments(row)
+    speaker = segments[0].speaker if segments else None
     words = [w for seg in segments for w in seg.words]
     span = best_span(words, query, fuzzy=partial) if query is not None else None
     snippet = make_snippet(words, span, query, prefixes)
@@ -376,9 +377,9 @@ def _hit(row: dict[str, Any], query: Query | None, partial: bool,
                                    if partial else 0.0)  # fmt: skip
             start = max(0.0, first.start - lead)
             end, matched, terms = last.end, span[2], span[3]
-            quote = " ".join(
-                seg.text for seg in segments if seg.end >= first.start and seg.start <= last.end
-            )
+            quoted = [s for s in segments if s.end >= first.start and s.start <= last.end]
+            quote = " ".join(seg.text for seg in quoted)
+            speaker = quoted[0].speaker if quoted else None
     page = row.get("webpage_url") or row.get("media_url") or ""
     return Hit(
         episode_id=row["episode_id"],
@@ -388,6 +389,7 @@ def _hit(row: dict[str, Any], query: Query | None, partial: bool,
         text=row["text"],
         quote=quote,
         chapter=_chapter(chapters, start),
+        speaker=speaker,
         snippet=snippet,
         url=deep_link(page, start) if page else "",
         chunk_id=row["chunk_id"],

@@ -6,7 +6,8 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,7 @@ def m003_compact_timings(db: sqlite_utils.Database) -> None:
         segments = [timings.estimate_words(_legacy_segment(r)) for r in rows]
         chunks = chunk_segments(segments, episode["chunk_seconds"] or 45.0)
         db.execute("delete from chunks where episode_id = ?", [episode["id"]])
-        _insert_chunks(db, episode["id"], segments, chunks)
+        _insert_chunks(db, episode["id"], segments, chunks, lines=False)  # m006 adds them
     db.execute("drop table segments")
     db.execute("alter table chunks drop column first_segment")
     db.execute("alter table chunks drop column last_segment")
@@ -122,16 +123,9 @@ def m003_compact_timings(db: sqlite_utils.Database) -> None:
 @migrations()
 def m004_timings_v2(db: sqlite_utils.Database) -> None:
     """Re-pack word timings in the smaller format (one varint for most words)."""
-    # The text does not change: keep the full-text index's update trigger from
-    # re-indexing every chunk (it fires on any column).
-    trigger = db.execute(
-        "select sql from sqlite_master where type = 'trigger' and name = 'chunks_au'"
-    ).fetchone()
-    if trigger:
-        db.execute("drop trigger chunks_au")
-    _repack_timings(db)
-    if trigger:
-        db.execute(trigger[0])
+    _rewrite_chunks(db, "timings", lambda start, text, blob: (
+        timings.encode(timings.decode(text, blob, start), start) if blob[:1] == b"\x01" else None
+    ))  # fmt: skip
 
 
 @migrations()
@@ -148,7 +142,63 @@ def m005_feed_scoped_keys(db: sqlite_utils.Database) -> None:
             db.execute(f"update {table} set key = ? where id = ?", [scoped, id_])
 
 
-def _repack_timings(db: sqlite_utils.Database) -> None:
+# Plain-SQL lines: one row per transcript line with its start and a deep link, for sqlite3
+# and Datasette users; the app itself reads the timing blob.
+LINES_VIEW = """
+create view lines as
+select c.episode_id, c.id as chunk_id, cast(o.key as integer) as n,
+  round(c.start + json_extract(c.lines, '$.t[' || o.key || ']') / 100.0, 2) as start,
+  json_extract(c.lines, '$.s[' || o.key || ']') as speaker,
+  substr(c.text, o.value + 1, coalesce(
+    json_extract(c.lines, '$.o[' || (o.key + 1) || ']') - o.value - 1, length(c.text))) as text,
+  case
+    when e.webpage_url like '%youtube.com/watch%' then e.webpage_url || '&t='
+      || cast(c.start + json_extract(c.lines, '$.t[' || o.key || ']') / 100.0 as integer) || 's'
+    when e.webpage_url like '%youtu.be/%' then e.webpage_url || '?t='
+      || cast(c.start + json_extract(c.lines, '$.t[' || o.key || ']') / 100.0 as integer) || 's'
+    when e.webpage_url like '%vimeo.com/%' then e.webpage_url || '#t='
+      || cast(c.start + json_extract(c.lines, '$.t[' || o.key || ']') / 100.0 as integer) || 's'
+    else e.webpage_url || '#t='
+      || cast(c.start + json_extract(c.lines, '$.t[' || o.key || ']') / 100.0 as integer)
+  end as link
+from chunks c join json_each(c.lines, '$.o') o join episodes e on e.id = c.episode_id
+"""
+
+
+@migrations()
+def m006_lines(db: sqlite_utils.Database) -> None:
+    """Each chunk's line offsets, starts and speakers as JSON, and the `lines` view over them."""
+    db.table("chunks").add_column("lines", str)
+    _rewrite_chunks(db, "lines", lambda start, text, blob: (
+        _lines_json(timings.decode(text, blob, start), start)
+    ))  # fmt: skip
+    db.execute(LINES_VIEW)
+
+
+def _lines_json(segments: Sequence[Segment], origin: float) -> str:
+    """Where each line starts in the chunk's text (o), when in centiseconds after the chunk's
+    start (t), and who speaks (s, only when known)."""
+    offsets, starts, at = [], [], 0
+    for seg in segments:
+        offsets.append(at)
+        starts.append(round((seg.start - origin) * 100))
+        at += sum(len(timings.word_text(w.text)) + 1 for w in seg.words)
+    doc: dict[str, Any] = {"o": offsets, "t": starts}
+    if any(seg.speaker for seg in segments):
+        doc["s"] = [seg.speaker for seg in segments]
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def _rewrite_chunks(db: sqlite_utils.Database, column: str,
+                    compute: Callable[[float, str, bytes], Any]) -> None:  # fmt: skip
+    """Set a column of every chunk from (start, text, timings); None leaves a chunk as it is."""
+    # The text does not change: keep the full-text index's update trigger from
+    # re-indexing every chunk (it fires on any column).
+    trigger = db.execute(
+        "select sql from sqlite_master where type = 'trigger' and name = 'chunks_au'"
+    ).fetchone()
+    if trigger:
+        db.execute("drop trigger chunks_au")
     last = 0
     while True:
         rows = db.execute(
@@ -156,13 +206,13 @@ def _repack_timings(db: sqlite_utils.Database) -> None:
             [last],
         ).fetchall()
         if not rows:
-            return
+            break
         last = rows[-1][0]
-        db.conn.executemany(
-            "update chunks set timings = ? where id = ?",
-            [(timings.encode(timings.decode(text, blob, start), start), id_)
-             for id_, start, text, blob in rows if blob[:1] == b"\x01"],
-        )  # fmt: skip
+        updates = [(compute(start, text, blob), id_) for id_, start, text, blob in rows]
+        db.conn.executemany(f"update chunks set [{column}] = ? where id = ?",
+                            [u for u in updates if u[0] is not None])  # fmt: skip
+    if trigger:
+        db.execute(trigger[0])
 
 
 def _legacy_segment(row: dict[str, Any]) -> Segment:
@@ -368,7 +418,7 @@ def save_episode(
 
 
 def _insert_chunks(db: sqlite_utils.Database, episode_id: int, segments: Sequence[Segment],
-                   chunks: Iterable[Chunk]) -> None:  # fmt: skip
+                   chunks: Iterable[Chunk], *, lines: bool = True) -> None:  # fmt: skip
     def rows() -> Iterator[dict[str, Any]]:
         for c in chunks:
             group = [
@@ -376,8 +426,11 @@ def _insert_chunks(db: sqlite_utils.Database, episode_id: int, segments: Sequenc
             ]
             group = [s for s in group if s.words]
             if group:
-                yield {"episode_id": episode_id, "idx": c.index, "start": c.start, "end": c.end,
+                row = {"episode_id": episode_id, "idx": c.index, "start": c.start, "end": c.end,
                        "text": timings.chunk_text(group), "timings": timings.encode(group, c.start)}  # fmt: skip
+                if lines:
+                    row["lines"] = _lines_json(group, c.start)
+                yield row
 
     db.table("chunks").insert_all(rows(), batch_size=500)
 
@@ -432,13 +485,18 @@ def find_episode(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
 
 
 def _decode(row: dict[str, Any]) -> list[Segment]:
-    return timings.decode(row["text"], row["timings"], row["start"])
+    segments = timings.decode(row["text"], row["timings"], row["start"])
+    speakers = json.loads(row["lines"]).get("s") if row.get("lines") else None
+    if speakers and len(speakers) == len(segments):
+        segments = [replace(seg, speaker=who) for seg, who in zip(segments, speakers, strict=True)]
+    return segments
 
 
 def get_segments(db: sqlite_utils.Database, episode_id: int) -> list[Segment]:
     """All segments of an episode with their words, in order."""
     rows = db.query(
-        "select start, text, timings from chunks where episode_id = ? order by idx", [episode_id]
+        "select start, text, timings, lines from chunks where episode_id = ? order by idx",
+        [episode_id],
     )
     return [seg for row in rows for seg in _decode(row)]
 
@@ -451,7 +509,8 @@ def chunk_segments(row: dict[str, Any]) -> list[Segment]:
 def segment_at(db: sqlite_utils.Database, episode_id: int, seconds: float) -> Segment | None:
     """The segment being spoken at `seconds` (or the next one after a pause)."""
     rows = db.query(
-        "select start, text, timings from chunks where episode_id = ? and [end] > ? order by idx",
+        "select start, text, timings, lines from chunks where episode_id = ? and [end] > ? "
+        "order by idx",
         [episode_id, seconds],
     )
     # A chunk's stored end can pass its last word's end, so the answer may be in the next one.
@@ -497,7 +556,8 @@ def list_sources(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 
 _HIT_COLUMNS = (
-    "c.id as chunk_id, c.episode_id, c.start, c.[end], c.text, c.timings, e.title, e.channel, "
+    "c.id as chunk_id, c.episode_id, c.start, c.[end], c.text, c.timings, c.lines, e.title, "
+    "e.channel, "
     "e.published, e.duration, e.webpage_url, e.media_url, e.thumbnail, e.source_id"
 )
 
@@ -889,3 +949,83 @@ def record_failure(db: sqlite_utils.Database, source_id: int | None, key: str, t
              "attempts": attempts, "last_attempt": _now(), "next_attempt": next_attempt},
             pk="key",
         )  # fmt: skip
+
+
+# --- describing the database to Datasette ---------------------------------------------
+
+_DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    "sources": (
+        "Feeds, channels, playlists and files that episodes came from.",
+        {
+            "url": "The feed, channel or page URL as given to 'indexer add' or 'indexer follow'.",
+            "followed": "1 when 'indexer refresh' checks it for new episodes.",
+            "kind": "How it is listed: 'feed' (RSS/Atom) or 'ytdlp' (anything yt-dlp lists).",
+            "etag": "The feed's ETag, for conditional GETs.",
+            "last_error": "Why the last refresh failed, if it did.",
+        },
+    ),
+    "episodes": (
+        "One row per indexed episode or video.",
+        {
+            "key": "Identity: 'youtube:ID', 'feed:FEEDHASH:GUID', 'file:SHA256', ...",
+            "webpage_url": "Where the media is watched or played; deep links are built on it.",
+            "media_url": "The audio or video file itself (a feed's enclosure).",
+            "media_length": "The enclosure's declared size, to notice replaced audio.",
+            "transcript_origin": "'whisper' (automatic), 'publisher' or 'subtitles' (made by people).",
+            "model": "The whisper model that transcribed it; empty for publisher transcripts.",
+            "duration": "Seconds.",
+            "language": "Spoken language code, as detected or given.",
+        },
+    ),
+    "chunks": (
+        "Transcript text in windows of about 45 s: the unit of full-text search.",
+        {
+            "idx": "Position of the chunk in its episode.",
+            "start": "Seconds from the start of the episode.",
+            "end": "Seconds from the start of the episode.",
+            "text": "The words spoken in the window, as transcribed.",
+            "timings": "Every word's start and end, packed (see indexer/timings.py).",
+            "lines": (
+                "JSON: where each line starts in text (o, characters), when (t, centiseconds "
+                "after start) and who speaks (s, when known). The 'lines' view reads it."
+            ),
+        },
+    ),
+    "lines": (
+        "Every transcript line with its start second, speaker and a deep link.",
+        {
+            "start": "Seconds from the start of the episode.",
+            "link": "Opens the episode at this line (YouTube ?t=, Vimeo #t=, media #t=).",
+            "n": "Position of the line in its chunk.",
+        },
+    ),
+    "chapters": (
+        "Chapters a publisher gave (Podcasting 2.0 chapters).",
+        {
+            "start": "Seconds from the start of the episode.",
+        },
+    ),
+    "failures": (
+        "Items that failed to index, and when 'refresh' tries them again.",
+        {
+            "next_attempt": "Not tried again before this time (UTC); each failure doubles the wait.",
+        },
+    ),
+}
+
+
+def datasette_metadata(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+    """Datasette metadata for this database as Datasette names it (the file name's stem)."""
+    tables: dict[str, Any] = {}
+    for table, (description, columns) in _DESCRIPTIONS.items():
+        tables[table] = {"description": description, "columns": columns}
+    tables["chunks"]["fts_table"] = "chunks_fts"
+    tables["chunks"]["fts_pk"] = "id"
+    for shadow in db.table_names():
+        if shadow.startswith("chunks_fts") or shadow == "_sqlite_migrations":
+            tables[shadow] = {"hidden": True}
+    return {
+        "title": "Podcast and video transcripts",
+        "description": "Made by podcast-indexer. Search chunks (full text) or browse lines.",
+        "databases": {name: {"tables": tables}},
+    }

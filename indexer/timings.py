@@ -153,4 +153,4 @@ def estimate_words(segment: Segment) -> Segment:
         step = span * (len(text) + 1) / total
         words.append(Word(round(t, 3), round(t + step, 3), text, 0.0))
         t += step
-    return Segment(segment.start, segment.end, segment.text, tuple(words))
+    return Segment(segment.start, segment.end, segment.text, tuple(words), segment.speaker)

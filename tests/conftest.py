@@ -6,7 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from functools import partial
@@ -236,9 +236,12 @@ def add_fake_episode(
     source: str = "https://example.com/feed.xml",
     published: str | None = "2024-05-01",
     window: float = 45.0,
+    speakers: list[str | None] | None = None,
 ) -> int:
     """Store an episode from (start, text) lines with evenly spaced word times."""
     segments = tuple(make_segment(text, start) for start, text in lines)
+    if speakers:
+        segments = tuple(replace(s, speaker=who) for s, who in zip(segments, speakers, strict=True))
     item = MediaItem(source_url=source, extractor=extractor, media_id=media_id, title=title,
                      webpage_url=url, published=published, channel="Test Show")  # fmt: skip
     transcript = Transcript(segments, "en", segments[-1].end, "test")

@@ -33,6 +33,8 @@ HOSTILE_TITLE = "<script>alert(1)</script>"
 HOSTILE_TEXT = "Beware <img src=x onerror=alert(1)> the kraken of the deep."
 # The first words of the harbour recording's second line: the hit is where that line starts.
 QUERY = "container ships getting bigger"
+SPOKEN = [(0.0, "Welcome to the lighthouse hour."), (3.0, "Today we talk about tides."),
+          (6.0, "Thanks for having me on.")]  # fmt: skip
 
 if not Path(CHROMIUM).exists():  # quickstart.sh installs it; never download a browser
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
@@ -60,8 +62,13 @@ def site(
         url="javascript:alert(3)",
         source="https://evil.example/feed",
     )
+    speakers = add_fake_episode(
+        db, SPOKEN, title="Two voices", media_id="voices", url="https://ex.org/episodes/voices",
+        speakers=["Ana Ruiz", "Ana Ruiz", "Ben Okafor"],
+    )  # fmt: skip
     db.close()
-    return {"db": settings.db, "episode": result.episode_id, "hostile": hostile, "rec": rec}
+    return {"db": settings.db, "episode": result.episode_id, "hostile": hostile, "rec": rec,
+            "speakers": speakers}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -261,6 +268,33 @@ def test_quote_of_several_selected_lines(tab, site):
     markdown = copied(page)
     assert markdown.startswith(f"> {texts[0]}")
     assert f"[{span}]({first.get_attribute('data-link')})" in markdown
+
+
+def test_quotes_name_the_speakers(tab, site):
+    page = tab.page
+    page.goto(f"/episodes/{site['speakers']}")
+    assert page.locator(".seg .speaker").all_inner_texts() == ["Ana Ruiz:", "Ana Ruiz:",
+                                                               "Ben Okafor:"]  # fmt: skip
+    page.locator(".seg").nth(2).hover()
+    page.locator(".seg").nth(2).locator("button.copy-quote").click()
+    assert copied(page).startswith("Ben Okafor: “Thanks for having me on.”")
+    page.evaluate(
+        """() => {
+          const segs = document.querySelectorAll('.seg .text');
+          const range = document.createRange();
+          range.setStart(segs[0].firstChild, 0);
+          range.setEnd(segs[2].firstChild, segs[2].firstChild.length);
+          window.getSelection().removeAllRanges();
+          window.getSelection().addRange(range);
+        }"""
+    )
+    page.wait_for_selector("#selection-actions", state="visible")
+    page.locator("#copy-selection").click()
+    assert copied(page).startswith("“Ana Ruiz: Welcome to the lighthouse hour. Today we talk "
+                                   "about tides. Ben Okafor: Thanks for having me on.”")  # fmt: skip
+    search(page, "lighthouse hour")
+    page.locator("li.hit").first.locator("button.copy-quote").click()
+    assert copied(page).startswith("Ana Ruiz: “Welcome to the lighthouse hour.")
 
 
 def test_phone_width_has_no_sideways_scroll(phone, site):

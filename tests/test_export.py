@@ -308,8 +308,8 @@ def test_parse_vtt() -> None:
         "not a cue, ignored like browsers do\n"
     )
     assert parse_transcript(text) == [
-        Segment(0.0, 5.0, "Podcasting 2.0 is really changing the game."),
-        Segment(5.0, 10.0, "Yeah, absolutely & <more>"),
+        Segment(0.0, 5.0, "Podcasting 2.0 is really changing the game.", speaker="John"),
+        Segment(5.0, 10.0, "Yeah, absolutely & <more>", speaker="Tom"),
         Segment(3610.0, 3615.0, "漢kan字 ünïcode"),
     ]
 
@@ -432,3 +432,15 @@ def test_parse_malformed_message_is_short() -> None:
     with pytest.raises(TranscriptError) as info:
         parse_transcript(doc)
     assert len(str(info.value)) < 120
+
+
+def test_speakers_round_trip_through_vtt_and_json() -> None:
+    segments = [
+        Segment(0.0, 2.0, "Hello there.", (Word(0.0, 1.0, "Hello"), Word(1.0, 2.0, "there.")),
+                "Ana Ruiz"),
+        Segment(2.5, 4.0, "Hi Ana.", (Word(2.5, 3.0, "Hi"), Word(3.0, 4.0, "Ana.")), "Ben"),
+    ]  # fmt: skip
+    assert [s.speaker for s in parse_transcript(to_vtt(segments))] == ["Ana Ruiz", "Ben"]
+    assert [s.speaker for s in parse_transcript(to_json(segments))] == ["Ana Ruiz", "Ben"]
+    assert to_txt(segments).splitlines()[1] == "[0:00:02] Ben: Hi Ana."
+    assert "Ana Ruiz: Hello there." in to_srt(segments)

@@ -5,6 +5,7 @@ import math
 import os
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -89,7 +90,7 @@ def assert_fts_consistent(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS = [
     "m001_initial", "m002_follow_and_chapters", "m003_compact_timings", "m004_timings_v2",
-    "m005_feed_scoped_keys",
+    "m005_feed_scoped_keys", "m006_lines",
 ]  # fmt: skip
 
 
@@ -243,6 +244,7 @@ def test_m004_repacks_version_1_timings(tmp_path: Path, caplog: pytest.LogCaptur
     )
     for row in source.query("select * from chunks"):
         segments = timings.decode(row["text"], row["timings"], row["start"])
+        row.pop("lines")
         old.table("chunks").insert({**row, "timings": encode_v1(segments, row["start"])})
     old.close()
 
@@ -976,3 +978,99 @@ def test_segment_at_after_the_last_word_of_a_chunk(db: sqlite_utils.Database) ->
 def test_stats(db: sqlite_utils.Database) -> None:
     add_fake_episode(db, HARBOUR, window=20.0)
     assert store.stats(db) == {"sources": 1, "episodes": 1, "chunks": 3}
+
+
+def _save_with_speakers(db: sqlite_utils.Database, url: str, window: float = 45.0) -> int:
+    segments = (
+        replace(make_segment("Welcome back to the harbour show.", 1.0), speaker="Ana Ruiz"),
+        replace(make_segment("Thanks, glad to be here.", 4.5), speaker="Ben Okafor"),
+        make_segment("Our first caller asks about ferries.", 62.0),
+    )
+    item = MediaItem(source_url="https://ex.org/f.xml", extractor="Test", media_id=url,
+                     title="Speakers", webpage_url=url)  # fmt: skip
+    return store.save_episode(
+        db, item, Transcript(segments, "en", 70.0, None), chunk_segments(segments, window),
+        source_id=None, chunk_seconds=window,
+    )  # fmt: skip
+
+
+def test_speakers_are_kept_per_line_and_survive_rechunk(db: sqlite_utils.Database) -> None:
+    from indexer import pipeline
+
+    episode_id = _save_with_speakers(db, "https://ex.org/a.mp3")
+    speakers = [s.speaker for s in store.get_segments(db, episode_id)]
+    assert speakers == ["Ana Ruiz", "Ben Okafor", None]
+    pipeline.rechunk(db, episode_id, 10.0)
+    assert [s.speaker for s in store.get_segments(db, episode_id)] == speakers
+    assert store.segment_at(db, episode_id, 5.0).speaker == "Ben Okafor"
+
+
+@pytest.mark.parametrize(
+    "url", ["https://www.youtube.com/watch?v=abcdefghijk", "https://youtu.be/abcdefghijk",
+            "https://vimeo.com/123456", "https://ex.org/ep.mp3"],
+)  # fmt: skip
+def test_the_lines_view_shows_each_line_with_its_start_and_link(db, url: str) -> None:
+    from indexer import links
+
+    episode_id = _save_with_speakers(db, url, window=30.0)
+    expected = store.get_segments(db, episode_id)
+    rows = list(db.query("select * from lines where episode_id = ? order by start", [episode_id]))
+    assert [r["text"] for r in rows] == [s.text for s in expected]
+    assert [r["start"] for r in rows] == [round(s.start, 2) for s in expected]
+    assert [r["speaker"] for r in rows] == [s.speaker for s in expected]
+    if "youtu.be" in url:  # the app writes the watch?v= form; both open the same second
+        assert [r["link"] for r in rows] == [f"{url}?t={int(s.start)}s" for s in expected]
+    elif "vimeo" in url:  # the app writes #t=1m2s; Vimeo reads #t=62s the same
+        assert [r["link"] for r in rows] == [f"{url}#t={int(s.start)}s" for s in expected]
+    else:
+        assert [r["link"] for r in rows] == [links.deep_link(url, s.start) for s in expected]
+
+
+def test_m006_adds_lines_to_an_existing_database(tmp_path: Path) -> None:
+    path = tmp_path / "m005.db"
+    old = sqlite_utils.Database(path)
+    store.migrations.apply(old, stop_before="m006_lines")
+    source = store.open_db(":memory:")
+    episode_id = add_fake_episode(source, HARBOUR)
+    old.table("episodes").insert_all(source.query("select * from episodes"))
+    old.table("chunks").insert_all(
+        {k: v for k, v in row.items() if k != "lines"}
+        for row in source.query("select * from chunks")
+    )
+    old.close()
+    db = store.open_db(path)
+    texts = [r[0] for r in db.execute("select text from lines order by start")]
+    assert texts == [s.text for s in store.get_segments(source, episode_id)]
+    assert_fts_consistent(db)  # backfilling didn't touch the search index
+    assert found(db, "harbour")
+
+
+def test_line_offsets_cost_little_next_to_the_text(db: sqlite_utils.Database) -> None:
+    # Lines of real transcripts average about 80 characters (a sentence of 14 words).
+    sentence = "the council said on tuesday that the new ferry terminal would open in spring"
+    episode_id = add_fake_episode(db, [(6.0 * n, f"{sentence} {n}.") for n in range(300)])
+    text, extra = db.execute("select sum(length(text)), sum(length(lines)) from chunks "
+                             "where episode_id = ?", [episode_id]).fetchone()  # fmt: skip
+    assert extra < 0.15 * text
+
+
+def test_datasette_metadata_describes_what_exists(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from indexer.cli import cli
+
+    path = tmp_path / "podcasts.db"
+    db = store.open_db(path)
+    add_fake_episode(db, HARBOUR)
+    result = CliRunner().invoke(cli, ["--db", str(path), "datasette-metadata"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads(result.output)
+    tables = meta["databases"]["podcasts"]["tables"]
+    names = {r[0] for r in db.execute("select name from sqlite_master where type in "
+                                      "('table', 'view')")}  # fmt: skip
+    assert set(tables) <= names
+    assert {"episodes", "chunks", "lines"} <= set(tables)
+    for table, info in tables.items():
+        columns = {r[1] for r in db.execute(f"pragma table_info([{table}])")}
+        assert set(info.get("columns", {})) <= columns, table
+    assert tables["chunks_fts_data"] == {"hidden": True}

@@ -692,3 +692,28 @@ def test_no_usable_database_is_a_clear_503_and_creates_nothing(tmp_path, kind):
     assert r.status_code == 503 and r.is_json and r.get_json()["message"]
     assert client.get("/episodes/1").status_code == 503
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_speakers_in_page_api_search_and_exports(tmp_path: Path) -> None:
+    path = tmp_path / "voices.db"
+    db = store.open_db(path)
+    episode = add_fake_episode(
+        db, [(0.0, "Welcome to the lighthouse hour."), (3.0, "Thanks for having me.")],
+        title="Voices", media_id="v1", speakers=["Ana Ruiz", "Ben <Okafor>"],
+    )  # fmt: skip
+    db.close()
+    client = web.create_app({"DATABASE": str(path), "TESTING": True}).test_client()
+    page = client.get(f"/episodes/{episode}").get_data(as_text=True)
+    assert '<span class="speaker">Ana Ruiz:</span>' in page
+    assert 'data-speaker="Ben &lt;Okafor&gt;"' in page  # escaped like any text
+    api = client.get(f"/api/episodes/{episode}").get_json()
+    assert [s["speaker"] for s in api["segments"]] == ["Ana Ruiz", "Ben <Okafor>"]
+    hit = client.get("/api/search?q=having+me").get_json()["hits"][0]
+    assert hit["speaker"] == "Ben <Okafor>"
+    vtt = client.get(f"/episodes/{episode}/transcript.vtt").get_data(as_text=True)
+    assert "<v Ana Ruiz>Welcome" in vtt and "<v Ben &lt;Okafor&gt;>Thanks" not in vtt
+    assert export.parse_transcript(vtt)[1].speaker == "Ben Okafor"  # '<' '>' can't be in a voice
+    doc = json.loads(client.get(f"/episodes/{episode}/transcript.json").get_data(as_text=True))
+    assert {e["speaker"] for e in doc["segments"]} == {"Ana Ruiz", "Ben <Okafor>"}
+    txt = client.get(f"/episodes/{episode}/transcript.txt").get_data(as_text=True)
+    assert "] Ana Ruiz: Welcome to the lighthouse hour." in txt

@@ -143,7 +143,7 @@ def episode(episode_id: int) -> str:
     page = row["webpage_url"] or row["media_url"] or ""
     stored = store.get_segments(db, episode_id)
     segments = [
-        {"start": s.start, "end": s.end, "text": s.text,
+        {"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker,
          "link": links.deep_link(page, s.start) if page else ""}
         for s in stored
     ]  # fmt: skip
@@ -270,7 +270,7 @@ def api_episode(episode_id: int) -> Response:
         episode={k: row.get(k) for k in fields},
         segments=[
             {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text,
-             "url": links.deep_link(page, s.start) if page else None}
+             "speaker": s.speaker, "url": links.deep_link(page, s.start) if page else None}
             for s in store.get_segments(db, episode_id)
         ],
     )  # fmt: skip

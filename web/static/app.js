@@ -35,12 +35,14 @@ async function copy(text) {
   toast("Copied");
 }
 
-function plainQuote(text, title, time, link) {
-  return `“${text.trim()}” (${title}, ${time}) ${link}`.trim();
+function plainQuote(text, title, time, link, speaker) {
+  const who = speaker ? `${speaker}: ` : "";
+  return `${who}“${text.trim()}” (${title}, ${time}) ${link}`.trim();
 }
 
-function markdownQuote(text, title, time, link) {
-  const body = text.trim().split(/\n+/).map((l) => `> ${l}`).join("\n");
+function markdownQuote(text, title, time, link, speaker) {
+  const who = speaker ? `**${speaker}:** ` : "";
+  const body = (who + text.trim()).split(/\n+/).map((l) => `> ${l}`).join("\n");
   const where = link ? `[${time}](${link})` : time;
   return `${body}\n>\n> (${title}, ${where})`;
 }
@@ -49,14 +51,14 @@ function markdownQuote(text, title, time, link) {
 function context(button) {
   const hit = button.closest(".hit");
   if (hit) {
-    return { link: hit.dataset.link, title: hit.dataset.title, time: hit.dataset.time, text: hit.dataset.text };
+    return { link: hit.dataset.link, title: hit.dataset.title, time: hit.dataset.time, text: hit.dataset.text, speaker: hit.dataset.speaker };
   }
   const seg = button.closest(".seg");
   if (seg) {
     const page = document.querySelector(".episode-page");
     return {
       link: seg.dataset.link, title: page.dataset.title, time: clock(parseFloat(seg.dataset.start)),
-      text: seg.querySelector(".text").textContent,
+      text: seg.querySelector(".text").textContent, speaker: seg.dataset.speaker,
     };
   }
   const result = button.closest("[data-link]");
@@ -68,8 +70,8 @@ document.addEventListener("click", (event) => {
   if (!button) return;
   const c = context(button);
   if (button.classList.contains("copy-link")) copy(c.link);
-  else if (button.classList.contains("copy-quote")) copy(plainQuote(c.text, c.title, c.time, c.link));
-  else if (button.classList.contains("copy-md")) copy(markdownQuote(c.text, c.title, c.time, c.link));
+  else if (button.classList.contains("copy-quote")) copy(plainQuote(c.text, c.title, c.time, c.link, c.speaker));
+  else if (button.classList.contains("copy-md")) copy(markdownQuote(c.text, c.title, c.time, c.link, c.speaker));
 });
 
 // ---- episode page ----------------------------------------------------------------------
@@ -140,7 +142,15 @@ function setupEpisode() {
     const picked = lines.filter((l) => range.intersectsNode(l));
     if (!picked.length) return null;
     const first = picked[0], last = picked[picked.length - 1];
-    const text = picked.map((l) => l.querySelector(".text").textContent.trim()).join(" ");
+    // Name the speaker wherever the voice changes, as a transcript in print does.
+    let voice = "";
+    const text = picked.map((l) => {
+      const line = l.querySelector(".text").textContent.trim();
+      const who = l.dataset.speaker || "";
+      const label = who && who !== voice ? `${who}: ` : "";
+      voice = who || voice;
+      return label + line;
+    }).join(" ");
     const from = parseFloat(first.dataset.start), to = parseFloat(last.dataset.end);
     return { text, time: `${clock(from)}–${clock(to)}`, link: first.dataset.link, title: page.dataset.title, lines: picked.length };
   }
