@@ -486,7 +486,8 @@ def find_episode(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
 
 def _decode(row: dict[str, Any]) -> list[Segment]:
     segments = timings.decode(row["text"], row["timings"], row["start"])
-    speakers = json.loads(row["lines"]).get("s") if row.get("lines") else None
+    lines = row.get("lines")
+    speakers = json.loads(lines).get("s") if lines and '"s":' in lines else None
     if speakers and len(speakers) == len(segments):
         segments = [replace(seg, speaker=who) for seg, who in zip(segments, speakers, strict=True)]
     return segments
