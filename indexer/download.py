@@ -27,6 +27,10 @@ class DownloadError(Exception):
     """A URL could not be listed or its media could not be downloaded."""
 
 
+class LimitExceeded(DownloadError):
+    """A document was larger, or slower to arrive, than we accept."""
+
+
 @dataclass(frozen=True)
 class KnownEntry:
     """A listed entry whose identity is already known to the caller; nothing was fetched."""
@@ -410,7 +414,7 @@ def _get(url: str, etag: str | None, last_modified: str | None, timeout: float, 
         with _opener().open(request, timeout=timeout) as resp:
             declared = resp.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise DownloadError(f"{url}: larger than {_size(max_bytes)}")
+                raise LimitExceeded(f"{url}: larger than {_size(max_bytes)}")
             kind = (resp.headers.get("Content-Type") or "").lower()
             if sniff and kind.startswith(("audio/", "video/")):
                 return None
@@ -430,9 +434,9 @@ def _get(url: str, etag: str | None, last_modified: str | None, timeout: float, 
                 if not part:
                     break
                 if size > max_bytes:
-                    raise DownloadError(f"{url}: larger than {_size(max_bytes)}")
+                    raise LimitExceeded(f"{url}: larger than {_size(max_bytes)}")
                 if time.monotonic() > deadline:
-                    raise DownloadError(f"{url}: took longer than {max_seconds:.0f} s")
+                    raise LimitExceeded(f"{url}: took longer than {max_seconds:.0f} s")
             return Fetched(resp.status, b"".join(parts), resp.headers.get("ETag"),
                            resp.headers.get("Last-Modified"), resp.headers.get("Content-Type"),
                            resp.geturl())  # fmt: skip
@@ -517,6 +521,8 @@ def probe_source(url: str) -> tuple[str, str | None]:
     if url.startswith(("http://", "https://")) and site_extractor(url) is None:
         try:
             got = get_feed(url)
+        except LimitExceeded:
+            raise  # yt-dlp would read all of it, with no limit at all
         except DownloadError:
             got = None
         if got is not None:

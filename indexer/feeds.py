@@ -106,7 +106,10 @@ def is_web_url(url: str | None) -> bool:
     """True for absolute http(s) URLs: the only kind a feed may make us fetch or link."""
     if not url:
         return False
-    parsed = urlparse(url.strip())
+    try:
+        parsed = urlparse(url.strip())
+    except ValueError:  # "http://[::1/": a bracketed host that is no IP address
+        return False
     return parsed.scheme.lower() in ("http", "https") and bool(parsed.netloc)
 
 
@@ -126,14 +129,36 @@ def parse_duration(value: str | None) -> float | None:
 
 # A bare "&" ("Q&A") is not XML; feedparser's lenient parser would read "&A" as an entity.
 _BARE_AMP = re.compile(rb"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
+# A DOCTYPE's internal subset ("[<!ENTITY ...>]") can declare entities that expand a few
+# bytes into gigabytes. feedparser removes declarations only at the start of a line, so
+# one written on the line of <?xml ...?> reached expat; no feed needs one.
+_DTD_SUBSET = re.compile(rb"(<!DOCTYPE[^\[>]*)\[.*?\]\s*>", re.DOTALL)
 
 
 def _repair(body: bytes) -> bytes:
-    """Fix the two defects found most in hand-made feeds before parsing."""
+    """Fix the two defects found most in hand-made feeds, and drop DTD declarations."""
     body = body.lstrip(b" \t\r\n")  # whitespace before <?xml ...?> makes it invalid XML
     if body.startswith(b"\xef\xbb\xbf"):
         body = b"\xef\xbb\xbf" + body[3:].lstrip(b" \t\r\n")
+    body = _DTD_SUBSET.sub(rb"\1>", body, count=1)
     return _BARE_AMP.sub(b"&amp;", body)
+
+
+# Control characters (but tab and newline) are never text, and ESC or CSI in a title
+# printed on a terminal would be obeyed as an escape sequence.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+MAX_TITLE = 500  # characters; longer is junk that would fill every line showing the title
+
+
+def _text(value: Any) -> str:
+    """A feed's text without control characters."""
+    return _CONTROL.sub("", value if isinstance(value, str) else "").strip()
+
+
+def _title(value: Any) -> str:
+    """A title on one line, control characters removed, at most MAX_TITLE characters."""
+    title = " ".join(line.strip() for line in _text(value).splitlines() if line.strip())
+    return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "\u2026"
 
 
 def _date(entry: Any) -> tuple[str | None, float | None]:
@@ -170,7 +195,10 @@ class _Links:
     def __call__(self, url: Any, what: str) -> str | None:
         if not url or not isinstance(url, str):
             return None
-        full = urljoin(self.base, url.strip()) if self.base else url.strip()
+        try:
+            full = urljoin(self.base, url.strip()) if self.base else url.strip()
+        except ValueError:  # a malformed host: refused below like any non-web link
+            full = ""
         if is_web_url(full):
             return full
         self.refused.append(f"{what} {url.strip()[:200]!r} refused: only http(s) links are used")
@@ -213,11 +241,11 @@ def _item(entry: Any, link: _Links) -> FeedItem:
             transcripts.append(TranscriptLink(found, fmt, tr.get("language")))
     chapters = entry.get("podcast_chapters") or {}
     content = entry.get("content") or []
-    description = (content[0].get("value") if content else None) or entry.get("summary")
+    description = _text((content[0].get("value") if content else None) or entry.get("summary"))
     page = link(entry.get("link"), "link")
     item = FeedItem(
         guid=(entry.get("id") or "").strip() or None,
-        title=(entry.get("title") or "").strip(),
+        title=_title(entry.get("title")),
         enclosure_url=link(url, "enclosure"),
         enclosure_type=mime,
         enclosure_length=length,
@@ -249,7 +277,7 @@ def parse_feed(body: bytes, *, url: str | None = None, content_type: str | None 
     link = _Links(url)
     info = data.feed
     feed = Feed(
-        title=(info.get("title") or "").strip() or None,
+        title=_title(info.get("title")) or None,
         link=link(info.get("link"), "link"),
         image=link(_image(info), "image"),
         items=[],

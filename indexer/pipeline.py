@@ -119,6 +119,7 @@ def index_feed(
         log.warning(f"{url}: {reason}")
     source = store.find_source(db, url)
     done = 0
+    seen: set[str] = set()
     for entry in sorted(feed.items, key=lambda e: e.timestamp or 0, reverse=True):
         if opts.limit is not None and done >= opts.limit:
             break
@@ -131,6 +132,12 @@ def index_feed(
                 yield refused
             continue
         item = download.feed_item(url, feed, entry)
+        if item.key in seen:
+            # A guid listed twice: the newest entry is the episode. Indexing the older one
+            # too would replace it, and every later run would index both again.
+            log.warning(f"{url}: {entry.title}: the feed repeats guid {item.media_id[:200]!r}")
+            continue
+        seen.add(item.key)
         stored = store.episode_by_key(db, item.key)
         if stored is None and source is not None:
             stored = store.adopt_legacy_key(db, source["id"], item.legacy_key, item.key)
