@@ -12,7 +12,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +112,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"nproc={os.cpu_count()}, CPU: {cpu}, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}, {date}"

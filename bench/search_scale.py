@@ -372,7 +372,7 @@ def pick_queries(db: Any, corpus: Corpus, vocab: Vocab, n: int, n_hard: int,
     while sum(q.cls == "no full match" for q in out) < n_hard:
         words = log_uniform(rng.choice((2, 3)))
         text = " ".join(words)
-        strict = search.parse_query(text).strict
+        strict = search.parse_query(text, "en").strict
         if text not in seen and count_all(db, strict) == 0:
             seen.add(text)
             out.append(Q("no full match", text))
@@ -383,7 +383,8 @@ def pick_queries(db: Any, corpus: Corpus, vocab: Vocab, n: int, n_hard: int,
 
 def match_expr(q: Q) -> str:
     """The FTS5 expression the product runs for q's exact matches."""
-    return q.text if q.advanced else search.parse_query(q.text).strict
+    return (search.advanced_expression(q.text, "en") if q.advanced
+            else search.parse_query(q.text, "en").strict)
 
 
 def count_all(db: Any, match: str) -> int:
@@ -612,7 +613,7 @@ def http_bench(path: Path, queries: list[Q], clients: int, threads: int, seconds
 def like_patterns(q: Q) -> list[str]:
     if q.advanced:
         return ["%" + q.text.rstrip("*") + "%"]
-    return ["%" + " ".join(p) + "%" for p in search.parse_query(q.text).phrases]
+    return ["%" + " ".join(p) + "%" for p in search.parse_query(q.text, "en").phrases]
 
 
 def like_baseline(db: Any, queries: list[Q], per_class: int) -> list[dict[str, Any]]:

@@ -310,14 +310,16 @@ def _print_hit(n: int, hit: Hit) -> None:
 @click.option("--source", help="Only this source (id, URL or name).")
 @click.option("--from", "date_from", help="Published on or after YYYY-MM-DD.")
 @click.option("--to", "date_to", help="Published on or before YYYY-MM-DD.")
+@click.option("--language", help="Only episodes in this language (en, de, zh, ...); the query "
+                                 "is analysed in it.")  # fmt: skip
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, search.MAX_LIMIT))
 @click.option("--offset", default=0, type=click.IntRange(0))
 @json_option("Print a JSON array of hits.")
 @click.pass_context
 @friendly_errors
 def search_command(ctx: click.Context, query: str, advanced: bool, source: str | None,
-                   date_from: str | None, date_to: str | None, limit: int, offset: int,
-                   as_json: bool) -> None:  # fmt: skip
+                   date_from: str | None, date_to: str | None, language: str | None,
+                   limit: int, offset: int, as_json: bool) -> None:  # fmt: skip
     """Find where words were spoken; each hit links to that second.
 
     Plain words and "quoted phrases" are matched safely; when no passage holds
@@ -329,11 +331,13 @@ def search_command(ctx: click.Context, query: str, advanced: bool, source: str |
         indexer search 'budget "city council"' --from 2024-01-01 --json
         indexer search --advanced 'budget NEAR(council tax, 5)'
         indexer search --db podcasts.db "harbour"
+        indexer search --language de "Wohnungen in Berlin"
     """
     settings = _settings(ctx)
     db = store.open_db(settings.db, readonly=True)
     results = search.search(db, query, advanced=advanced, source=source, date_from=date_from,
-                            date_to=date_to, limit=limit, offset=offset)  # fmt: skip
+                            date_to=date_to, language=language, limit=limit,
+                            offset=offset)  # fmt: skip
     if as_json:
         _print_json([h.as_dict() for h in results.hits])
         return

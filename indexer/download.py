@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -140,7 +140,7 @@ def _iso_date(info: dict[str, Any]) -> str | None:
         return f"{upload[:4]}-{upload[4:6]}-{upload[6:]}"
     stamp = info.get("timestamp") or info.get("release_timestamp")
     if isinstance(stamp, (int, float)):
-        return datetime.fromtimestamp(stamp, tz=timezone.utc).date().isoformat()
+        return datetime.fromtimestamp(stamp, tz=UTC).date().isoformat()
     return None
 
 
@@ -317,7 +317,7 @@ def local_item(target: str) -> MediaItem:
         webpage_url=path.as_uri(),
         media_url=path.as_uri(),
         duration=duration,
-        published=datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).date().isoformat(),
+        published=datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).date().isoformat(),
         path=str(path),
     )
 

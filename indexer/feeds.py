@@ -7,7 +7,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
@@ -166,7 +166,7 @@ def _date(entry: Any) -> tuple[str | None, float | None]:
     if not parsed:
         return None, None
     stamp = float(calendar.timegm(parsed))
-    return datetime.fromtimestamp(stamp, tz=timezone.utc).date().isoformat(), stamp
+    return datetime.fromtimestamp(stamp, tz=UTC).date().isoformat(), stamp
 
 
 def _transcript_format(mime: str | None, url: str) -> str | None:

@@ -211,7 +211,10 @@ def _is_media_path(path: str) -> bool:
 
 def youtube_id(url: str) -> str | None:
     """The video id of a YouTube URL, or None if url is not a YouTube video URL."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # e.g. "http://[::1/x": not a URL at all
+        return None
     host = _host(parts)
     if not _is_youtube_host(host):
         return None
@@ -328,6 +331,16 @@ def deep_link(url: str, seconds: float) -> str:
         return _with_param(parts, "t", str(total))
     # Direct media takes a W3C media fragment; for other pages it is the best guess.
     return _with_fragment(parts, f"t={total}")
+
+
+def link_at(url: str | None, seconds: float) -> str:
+    """deep_link, or "" when there is no URL or it is malformed (an old row, a bad feed)."""
+    if not url or not url.strip():
+        return ""
+    try:
+        return deep_link(url, seconds)
+    except ValueError:
+        return ""
 
 
 def range_link(url: str, start: float, end: float) -> str:

@@ -108,6 +108,7 @@ class Hit:
     quote: str = ""  # the sentence(s) holding the match
     chapter: str | None = None  # the publisher's chapter title at the hit
     speaker: str | None = None  # who says the quote, when the publisher's transcript names them
+    language: str | None = None  # the episode's
     matched: int = 0
     terms: int = 0
     channel: str | None = None
@@ -130,6 +131,7 @@ class Hit:
             "quote": self.quote,
             "chapter": self.chapter,
             "speaker": self.speaker,
+            "language": self.language,
             "snippet": self.snippet,
             "url": self.url,
             "webpage_url": self.webpage_url,

@@ -9,7 +9,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
@@ -71,7 +71,7 @@ def source_lock(db_path: str, source_id: int) -> Iterator[bool]:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _backoff(attempts: int, base: float) -> str:

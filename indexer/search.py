@@ -7,7 +7,6 @@ import dataclasses
 import math
 import re
 import sqlite3
-import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,11 +14,10 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-import snowballstemmer
 import sqlite_utils
 
-from . import store
-from .links import deep_link
+from . import analyze, store
+from .links import link_at
 from .models import Hit, Word
 
 MAX_TERMS = 32
@@ -30,9 +28,7 @@ PARTIAL_POOL = 100
 LEAD_SECONDS = 0.5
 
 _TOKEN = re.compile(r"[^\W_]+")
-_WORD_SEPARATORS = re.compile(r"[^\w'’.\-]+")
-# A snowball stemmer keeps state between calls: one per thread (the server has several).
-_local = threading.local()
+_JOINERS = frozenset("'’.-")
 
 
 class QueryError(ValueError):
@@ -41,25 +37,37 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class Query:
-    """A user query split into phrases (each a list of tokens); single words are 1-token phrases."""
+    """A user query as phrases of index terms (see analyze.py); a word is a 1-term phrase."""
 
     phrases: tuple[tuple[str, ...], ...]
+    language: str | None = None  # the language the words were analysed in
 
     @property
     def strict(self) -> str:
         """FTS5 expression requiring every phrase."""
-        return " AND ".join('"' + " ".join(p) + '"' for p in self.phrases)
+        return " AND ".join(_fts_phrase(p) for p in self.phrases)
 
     @property
     def words(self) -> Query:
         """The same query with every phrase split into single words."""
-        return Query(tuple(dict.fromkeys((t,) for p in self.phrases for t in p)))
+        return Query(tuple(dict.fromkeys((t,) for p in self.phrases for t in p)), self.language)
 
     @property
     def loose(self) -> str:
         """FTS5 expression matching any word of the query."""
         words = dict.fromkeys(t for p in self.phrases for t in p)
-        return " OR ".join(f'"{w}"' for w in words)
+        return " OR ".join(_fts_phrase((w,)) for w in words)
+
+
+def _fts_phrase(phrase: tuple[str, ...]) -> str:
+    """A phrase as FTS5 syntax; one Han or kana character looks for the bigrams it starts."""
+    if len(phrase) == 1 and _lone_cjk(phrase[0]):
+        return f'"{phrase[0]}"*'
+    return '"' + " ".join(phrase) + '"'
+
+
+def _lone_cjk(term: str) -> bool:
+    return len(term) == 1 and analyze.scripts_in(term) == {analyze.CJK}
 
 
 def tokens(text: str) -> list[str]:
@@ -69,44 +77,52 @@ def tokens(text: str) -> list[str]:
     return [t.lower() for t in _TOKEN.findall(text)]
 
 
-def parse_query(text: str) -> Query:
-    """Turn any user input into phrases that are always valid FTS5 (quotes, operators, emoji...)."""
+def _words(text: str) -> list[str]:
+    """Split on anything but letters, digits, marks (Devanagari and Thai vowel signs are
+    part of words) and the joiners of a word's pieces."""
+    out, word = [], []
+    for ch in text:
+        if unicodedata.category(ch)[0] in "LNM" or ch in _JOINERS:
+            word.append(ch)
+        elif word:
+            out.append("".join(word))
+            word = []
+    if word:
+        out.append("".join(word))
+    return out
+
+
+def parse_query(text: str, language: str | None = None) -> Query:
+    """Turn any user input into phrases that are always valid FTS5 (quotes, operators, emoji...).
+
+    Words are analysed as the index was, in `language` (stems, folding, CJK bigrams).
+    """
     phrases: list[tuple[str, ...]] = []
     parts = text.split('"')
     for i, part in enumerate(parts):
         # Odd parts sit between a pair of quotes; a last unpaired quote quotes nothing.
         quoted = i % 2 == 1 and i < len(parts) - 1
         if quoted:
-            toks = tokens(part)
-            if toks:
-                phrases.append(tuple(toks))
+            terms = [t for unit in analyze.query_terms(part, [language]) for t in unit[0]]
+            if terms:
+                phrases.append(tuple(terms))
         else:
             # Apostrophes, hyphens and dots join a word's pieces into a phrase ("don't",
             # "e-mail", "U.S."); any other punctuation separates words.
-            for word in _WORD_SEPARATORS.split(part):
-                toks = tokens(word)
-                if toks:
-                    phrases.append(tuple(toks))
+            for word in _words(part):
+                terms = [t for unit in analyze.query_terms(word, [language]) for t in unit[0]]
+                if terms:
+                    phrases.append(tuple(terms))
     unique = list(dict.fromkeys(phrases))[:MAX_TERMS]
     if not unique:
         raise QueryError("the query has no words to search for")
-    return Query(tuple(unique))
+    return Query(tuple(unique), language)
 
 
 @lru_cache(maxsize=65536)
-def _norm(token: str) -> str:
-    plain = unicodedata.normalize("NFKD", token.lower())
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    stemmer = getattr(_local, "stemmer", None)
-    if stemmer is None:
-        stemmer = _local.stemmer = snowballstemmer.stemmer("porter")
-    return str(stemmer.stemWord(plain))
-
-
-@lru_cache(maxsize=65536)
-def _stems(word: str) -> tuple[str, ...]:
-    """A transcript word's tokens as the index holds them (most words are one token)."""
-    return tuple(_norm(t) for t in tokens(word))
+def _stems(word: str, language: str | None) -> tuple[str, ...]:
+    """A transcript word's terms as the index holds them (most words are one term)."""
+    return tuple(t for t, _ in analyze.analyze_words([word], language))
 
 
 # Words this long may match a transcript word one edit away ("sailor" / "sailer"), or two
@@ -133,23 +149,26 @@ def _similar(wanted: str, stem: str) -> bool:
     return not _deletions(wanted, depth).isdisjoint(_deletions(stem, 1))
 
 
-def match_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False
-               ) -> tuple[int, int, int] | None:  # fmt: skip
+def match_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False,
+               language: str | None = None) -> tuple[int, int, int] | None:  # fmt: skip
     """The tightest run of words holding the most query phrases: (first, last, how many).
 
-    With `fuzzy`, a one-word phrase also matches a word a letter or two off (`_similar`).
+    The words are analysed in their episode's `language`, as a whole (a CJK bigram may
+    span two words). With `fuzzy`, a one-word phrase also matches a word a letter or two
+    off (`_similar`).
     """
-    stems: list[str] = []
-    owner: list[int] = []  # the word each stem belongs to
-    for i, w in enumerate(words):
-        for stem in _stems(w.text):
-            stems.append(stem)
-            owner.append(i)
+    analysed = analyze.analyze_words([w.text for w in words], language)
+    stems = [t for t, _ in analysed]
+    owner = [i for _, i in analysed]  # the word each term starts in
     occurrences: list[tuple[int, int, int]] = []  # (first word, last word, phrase index)
     present = set(stems) if fuzzy else set()
     for k, phrase in enumerate(query.phrases):
-        target = [_norm(t) for t in phrase]
+        target = list(phrase)
         n = len(target)
+        if n == 1 and _lone_cjk(target[0]):
+            occurrences += [(owner[j], owner[j], k) for j, stem in enumerate(stems)
+                            if stem.startswith(target[0])]  # fmt: skip
+            continue
         for j in [j for j, stem in enumerate(stems) if stem == target[0]]:
             if stems[j : j + n] == target:
                 occurrences.append((owner[j], owner[j + n - 1], k))
@@ -191,8 +210,8 @@ def _tightest(occurrences: list[tuple[int, int, int]]) -> tuple[int, int, int, b
     return -best[0], best[3], best[4], best[2]
 
 
-def _tighter_run(words: Sequence[Word], query: Query, span: tuple[int, int, int]
-                 ) -> tuple[int, int, int]:  # fmt: skip
+def _tighter_run(words: Sequence[Word], query: Query, span: tuple[int, int, int],
+                 language: str | None) -> tuple[int, int, int]:  # fmt: skip
     """Where a scattered full match was really said: a run of all but one word, if any.
 
     "thunderstorms will clear by" whose "by" is ten words away, while "thunderstorm will
@@ -204,8 +223,8 @@ def _tighter_run(words: Sequence[Word], query: Query, span: tuple[int, int, int]
         return span
     best = span
     for k in range(n):
-        rest = Query(query.phrases[:k] + query.phrases[k + 1 :])
-        run = match_span(words, rest)
+        rest = Query(query.phrases[:k] + query.phrases[k + 1 :], query.language)
+        run = match_span(words, rest, language=language)
         size = sum(len(p) for p in rest.phrases)
         tight = run is not None and run[2] == n - 1 and run[1] - run[0] + 1 <= size + 1
         if run and tight and (best is span or run[1] - run[0] < best[1] - best[0]):
@@ -213,39 +232,40 @@ def _tighter_run(words: Sequence[Word], query: Query, span: tuple[int, int, int]
     return best
 
 
-def best_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False
-              ) -> tuple[int, int, int, int] | None:  # fmt: skip
+def best_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False,
+              language: str | None = None) -> tuple[int, int, int, int] | None:  # fmt: skip
     """The span to link to: (first, last, matched, out of); phrases first, then single words.
 
     A misheard word breaks a quoted phrase; its other words still say where it was spoken.
     With `fuzzy` (partial hits), words one or two letters off count too, when that finds
     more of the query: "brave sailor" is found where the transcript says "brain sailer".
     """
-    span = match_span(words, query)
+    span = match_span(words, query, language=language)
     if span and span[2] == len(query.phrases):
-        return (*_tighter_run(words, query, span), len(query.phrases))
+        return (*_tighter_run(words, query, span, language), len(query.phrases))
     best = (*span, len(query.phrases)) if span else None
     loose = query.words
-    by_word = match_span(words, loose) if loose != query else span
+    by_word = match_span(words, loose, language=language) if loose != query else span
     if by_word and (best is None or by_word[2] / len(loose.phrases) > best[2] / best[3]):
         best = (*by_word, len(loose.phrases))
     if fuzzy and (best is None or best[2] < best[3]):
-        near = match_span(words, loose, fuzzy=True)
+        near = match_span(words, loose, fuzzy=True, language=language)
         if near and (best is None or near[2] / len(loose.phrases) > best[2] / best[3]):
             # Placed by the near matches; only the exact words count as matched.
             best = (near[0], near[1], by_word[2] if by_word else 0, len(loose.phrases))
     return best
 
 
-def proximity(text: str, query: Query) -> tuple[bool, float, int]:
+def proximity(search_text: str, query: Query) -> tuple[bool, float, int]:
     """How closely a chunk says the query's words: (exact run, tightness, words found).
 
     Tightness is the share of the tightest window holding the most query words that those
     words fill (1.0 when adjacent), with a bonus of 0.25 when they come in the query's
-    order: the sloppy-phrase idea of Lucene, on the stored text alone (no timings decoded).
+    order: the sloppy-phrase idea of Lucene, on the chunk's index terms alone (no timings
+    decoded).
     """
-    targets = list(dict.fromkeys(_norm(t) for p in query.phrases for t in p))
-    stems = [stem for word in text.split(" ") for stem in _stems(word)]
+    targets = list(dict.fromkeys(t for p in query.phrases for t in p))
+    stems = search_text.split(" ")
     wanted = {t: k for k, t in enumerate(targets)}
     hits = [(i, i, wanted[s]) for i, s in enumerate(stems) if s in wanted]
     if not hits:
@@ -261,16 +281,16 @@ SNIPPET_WORDS = 32
 
 
 def make_snippet(words: Sequence[Word], span: tuple[int, ...] | None, query: Query | None,
-                 prefixes: tuple[str, ...] = ()) -> str:  # fmt: skip
+                 prefixes: tuple[str, ...] = (), language: str | None = None) -> str:  # fmt: skip
     """About SNIPPET_WORDS words around the match, matched words between the mark characters."""
     first = max(0, span[0] - 8) if span else 0
     last = min(len(words), first + SNIPPET_WORDS)
     first = max(0, min(first, last - SNIPPET_WORDS))
-    wanted = {_norm(t) for p in query.phrases for t in p} if query else set()
+    wanted = {t for p in query.phrases for t in p} if query else set()
     out = []
     for w in words[first:last]:
         hit = (
-            not wanted.isdisjoint(_stems(w.text))
+            not wanted.isdisjoint(_stems(w.text, language))
             or bool(prefixes)
             and any(t.startswith(prefixes) for t in tokens(w.text))
         )
@@ -300,8 +320,8 @@ def _idf(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]
 
 def _coverage(text: str, weights: dict[str, tuple[float, int]]) -> float:
     """The share of the query's weight whose words occur in a chunk's text."""
-    present = {stem for word in text.split(" ") for stem in _stems(word)}
-    found = sum(w for token, (w, _) in weights.items() if _norm(token) in present)
+    present = set(text.split(" "))
+    found = sum(w for token, (w, _) in weights.items() if token in present)
     return found / (sum(w for w, _ in weights.values()) or 1.0)
 
 
@@ -344,14 +364,14 @@ def _hits(db: sqlite_utils.Database, rows: list[dict[str, Any]], query: Query | 
 WORD_SECONDS = 0.3
 
 
-def _unheard_lead(span_words: Sequence[Word], query: Query) -> float:
+def _unheard_lead(span_words: Sequence[Word], query: Query, language: str | None) -> float:
     """Extra lead for a partial hit whose first query words are not in the transcript.
 
     "councillor okonkwo you promised", written "Council rock on quo, you promised": the
     match starts at "you", but the reader heard the phrase begin two words before.
     """
-    present = {stem for w in span_words for stem in _stems(w.text)}
-    targets = [_norm(t) for p in query.phrases for t in p]
+    present = {stem for w in span_words for stem in _stems(w.text, language)}
+    targets = [t for p in query.phrases for t in p]
     missing = 0
     for target in targets:
         if target in present:
@@ -366,14 +386,15 @@ def _hit(row: dict[str, Any], query: Query | None, partial: bool,
     quote = row["text"]
     segments = store.chunk_segments(row)
     speaker = segments[0].speaker if segments else None
+    language = row.get("language")
     words = [w for seg in segments for w in seg.words]
-    span = best_span(words, query, fuzzy=partial) if query is not None else None
-    snippet = make_snippet(words, span, query, prefixes)
+    span = best_span(words, query, fuzzy=partial, language=language) if query else None
+    snippet = make_snippet(words, span, query, prefixes, language)
     if query is not None:
         terms = len(query.phrases)
         if span:
             first, last = words[span[0]], words[span[1]]
-            lead = LEAD_SECONDS + (_unheard_lead(words[span[0] : span[1] + 1], query)
+            lead = LEAD_SECONDS + (_unheard_lead(words[span[0] : span[1] + 1], query, language)
                                    if partial else 0.0)  # fmt: skip
             start = max(0.0, first.start - lead)
             end, matched, terms = last.end, span[2], span[3]
@@ -390,8 +411,9 @@ def _hit(row: dict[str, Any], query: Query | None, partial: bool,
         quote=quote,
         chapter=_chapter(chapters, start),
         speaker=speaker,
+        language=language,
         snippet=snippet,
-        url=deep_link(page, start) if page else "",
+        url=link_at(page, start),
         chunk_id=row["chunk_id"],
         score=row["rank"],
         partial=partial,
@@ -429,10 +451,10 @@ def _rank_few(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]
     hits = len(rows)
     idf = math.log((n_rows - hits + 0.5) / (hits + 0.5)) if n_rows else 0.0
     idf = idf if idf > 0 else 1e-6
-    target = [_norm(t) for t in query.phrases[0]]
+    target = list(query.phrases[0])
     n = len(target)
     for row in rows:
-        stems = [stem for word in row["text"].split(" ") for stem in _stems(word)]
+        stems = (row["search_text"] or "").split(" ")
         # FTS5 found the phrase here, so it is there at least once.
         freq = max(1, sum(stems[j : j + n] == target for j, s in enumerate(stems)
                           if s == target[0]))  # fmt: skip
@@ -462,7 +484,7 @@ def _rank_by_proximity(db: sqlite_utils.Database, query: Query, filters: dict[st
     rows, total, window = store.search_window(db, query.strict, limit=pool, **filters)
     if not rows:
         return rows, total
-    scored = [(proximity(r["text"], query), r) for r in rows]
+    scored = [(proximity(r["search_text"] or "", query), r) for r in rows]
     if total > len(rows) and sum(p[0] for p, _ in scored) < wanted:
         # The exact phrase may lie past the pool: ask FTS5 for it directly, within the
         # window that bm25 ranked.
@@ -472,7 +494,7 @@ def _rank_by_proximity(db: sqlite_utils.Database, query: Query, filters: dict[st
         more = [i for i in store.some_match_ids(db, phrase, PHRASE_POOL, above=above,
                                                 **filters) if i not in seen]  # fmt: skip
         worst = max(r["rank"] for r in rows)
-        scored += [(proximity(r["text"], query), {**r, "rank": worst})
+        scored += [(proximity(r["search_text"] or "", query), {**r, "rank": worst})
                    for r in store.hit_rows(db, more)]  # fmt: skip
     best = -min(r["rank"] for _, r in scored) or 1.0
     scored.sort(key=lambda x: (not x[0][0], -(-x[1]["rank"] / best + x[0][1])))
@@ -498,7 +520,7 @@ def _boundary_hits(db: sqlite_utils.Database, query: Query, filters: dict[str, A
 
     if rarest(targets) > store.COUNT_CAP or rarest(targets) == 0:
         return []
-    wanted = [_norm(t) for t in targets]
+    wanted = targets
     pairs: dict[int, tuple[int, int]] = {}  # earlier chunk -> (later chunk, cut)
     for cut in range(1, len(targets)):
         head, tail = targets[:cut], targets[cut:]
@@ -508,8 +530,9 @@ def _boundary_hits(db: sqlite_utils.Database, query: Query, filters: dict[str, A
             match, side = '"' + " ".join(head) + '"', "earlier"
         for a, a_text, b, b_text in store.adjacent_chunks(db, match, PHRASE_POOL,
                                                           matched=side, **filters):  # fmt: skip
-            ends = [st for w in a_text.rsplit(" ", cut)[-cut:] for st in _stems(w)][-cut:]
-            starts = [st for w in b_text.split(" ", len(tail))[: len(tail)] for st in _stems(w)]
+            # The texts are the chunks' index terms: one term each.
+            ends = a_text.rsplit(" ", cut)[-cut:]
+            starts = b_text.split(" ", len(tail))[: len(tail)]
             if a not in pairs and ends == wanted[:cut] and starts[: len(tail)] == wanted[cut:]:
                 pairs[a] = (b, cut)
     if not pairs:
@@ -534,7 +557,7 @@ def _boundary_hit(prev: dict[str, Any], row: dict[str, Any], cut: int, query: Qu
     need, first = cut, len(words_prev)
     while need > 0 and first > 0:
         first -= 1
-        need -= len(_stems(words_prev[first].text))
+        need -= len(_stems(words_prev[first].text, prev.get("language")))
     start_word = words_prev[first]
     start = max(0.0, start_word.start - LEAD_SECONDS)
     page = prev.get("webpage_url") or prev.get("media_url") or ""
@@ -542,11 +565,13 @@ def _boundary_hit(prev: dict[str, Any], row: dict[str, Any], cut: int, query: Qu
         _hit(prev, None, False, chapters, ()),
         start=start,
         end=words_next[min(len(words_next) - 1, n_tokens - cut - 1)].end,
-        snippet=make_snippet(words_prev + words_next, (first, len(words_prev)), query),
+        snippet=make_snippet(
+            words_prev + words_next, (first, len(words_prev)), query, language=prev.get("language")
+        ),
         quote=" ".join(
             [*(s.text for s in segments_prev if s.end >= start_word.start), segments_next[0].text]
         ),  # fmt: skip
-        url=deep_link(page, start) if page else "",
+        url=link_at(page, start),
         chapter=_chapter(chapters, start),
         matched=len(query.phrases),
         terms=len(query.phrases),
@@ -561,10 +586,15 @@ def search(
     source: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
+    language: str | None = None,
     limit: int = 20,
     offset: int = 0,
 ) -> Results:
-    """Ranked hits for a query; partial matches follow when too few chunks hold every word."""
+    """Ranked hits for a query; partial matches follow when too few chunks hold every word.
+
+    `language` keeps only episodes in that language and analyses the query in it; without
+    it, the query is analysed in the index's language that finds the most.
+    """
     if limit < 1 or offset < 0:
         raise QueryError("limit must be at least 1 and offset at least 0")
     limit = min(limit, MAX_LIMIT)
@@ -572,22 +602,26 @@ def search(
         source=source,
         date_from=_check_date(date_from, "from"),
         date_to=_check_date(date_to, "to"),
+        language=analyze.language_code(language),
     )
     if advanced:
         if not text.strip():
             raise QueryError("the query is empty")
+        lang = filters["language"] or _guess_language(db, text, filters)
+        expression = advanced_expression(text, lang)
         try:
-            rows, total = store.search_page(db, text, limit=limit, offset=offset, **filters)
+            rows, total = store.search_page(db, expression, limit=limit, offset=offset, **filters)
         except sqlite3.OperationalError as exc:
             raise QueryError(f"invalid search syntax: {exc}") from None
         try:
-            query: Query | None = parse_query(re.sub(r"\b(AND|OR|NOT|NEAR)\b|\w+:", " ", text))
+            plain = re.sub(r"\b(AND|OR|NOT|NEAR)\b|\w+:", " ", text)
+            query: Query | None = parse_query(plain, lang)
         except QueryError:
             query = None
         prefixes = tuple(t.lower() for t in re.findall(r"([^\W_]+)\*", text))
         return Results(_hits(db, rows, query, False, prefixes), total)
 
-    query = parse_query(text)
+    query = parse_query(text, filters["language"] or _guess_language(db, text, filters))
     several = len(query.phrases) > 1 or any(len(p) > 1 for p in query.phrases)
     few = _rank_few(db, query, filters)
     if few is None and several and offset + limit <= MAX_PROXIMITY_POOL:
@@ -627,7 +661,7 @@ def search(
     # Candidates are ordered by the text alone; only the page's winners are decoded.
     # Among chunks holding as much of the query, those saying it closest together win.
     ranked = [
-        ((-_coverage(r["text"], weights) * (0.6 + 0.4 * min(proximity(r["text"], query)[1], 1.0)),
+        ((-_coverage(r["search_text"] or "", weights) * (0.6 + 0.4 * min(proximity(r["search_text"] or "", query)[1], 1.0)),
           r["rank"]), r)
         for r in store.search_chunks(db, loose, limit=PARTIAL_POOL, **filters)
         if r["chunk_id"] not in exact_ids
@@ -636,3 +670,54 @@ def search(
     start = max(0, offset - total - len(across))
     partial = _hits(db, [r for _, r in ranked[start : start + limit - len(hits)]], query, True)
     return Results(hits + partial, total, partial=bool(partial))
+
+
+def _guess_language(db: sqlite_utils.Database, text: str, filters: dict[str, Any]) -> str | None:
+    """The index language to analyse a query in: the one whose analysis finds the most.
+
+    Only languages whose analysis differs are compared (a Chinese query reads the same in
+    every language), so most queries cost no extra lookup.
+    """
+    languages = store.languages(db)
+    if len(languages) <= 1:
+        return languages[0] if languages else None
+    scripts = analyze.scripts_in(text)
+    fitting = [lang for lang in languages if analyze.stems_script(lang, scripts)]
+    candidates: dict[Query, str | None] = {}
+    for language in (fitting or languages)[:6]:
+        try:
+            candidates.setdefault(parse_query(text, language), language)
+        except QueryError:
+            return None
+    if len(candidates) == 1:
+        return next(iter(candidates.values()))
+    found = {q: store.count_chunks(db, q.strict, cap=GUESS_CAP, **filters) for q in candidates}
+    return candidates[max(candidates, key=lambda q: found[q])]  # ties: the commonest language
+
+
+GUESS_CAP = 200
+_ADVANCED = re.compile(r'"[^"]*"|[^\s"():*^+]+|\S')
+_OPERATORS = {"AND", "OR", "NOT", "NEAR"}
+
+
+def advanced_expression(text: str, language: str | None) -> str:
+    """An FTS5 expression typed by hand, with its words analysed as the index's terms.
+
+    Operators, parentheses, `^`, `*` and column filters stay as typed; `clim*` looks for
+    terms starting with the analysed prefix.
+    """
+    out = []
+    parts = _ADVANCED.findall(text)
+    for i, part in enumerate(parts):
+        follows = parts[i + 1] if i + 1 < len(parts) else ""
+        quoted = len(part) > 1 and part[0] == '"'
+        if part in _OPERATORS or not (part[0].isalnum() or quoted) or follows == ":":
+            out.append(part)
+            continue
+        words = part.strip('"')
+        terms = [t for unit in analyze.query_terms(words, [language]) for t in unit[0]]
+        if follows == "*" and len(terms) == 1 and not part.startswith('"'):
+            out.append(terms[0])
+        else:
+            out.append('"' + " ".join(terms) + '"' if terms else '""')
+    return " ".join(out).replace(" *", "*").replace("^ ", "^").replace(" :", ":")

@@ -8,21 +8,25 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from . import timings
+from . import analyze, timings
 from .models import Chunk, MediaItem, Segment, Transcript, Word, feed_scope
 
 # Private-use characters mark matches in snippets: they survive HTML escaping and are
 # replaced by <mark> (web) or bold (terminal) at the edge.
 MARK_START = "\ue000"
 MARK_END = "\ue001"
-TOKENIZE = "porter unicode61 remove_diacritics 2"
+# The first schema's tokenizer (m001); since m007 the index holds terms analysed in Python
+# (indexer/analyze.py: per-language stems, folding, CJK bigrams, Thai words), so FTS5's
+# built-in tokenizer only splits them, with marks counted as letters (Devanagari, Thai).
+LEGACY_TOKENIZE = "porter unicode61 remove_diacritics 2"
+TOKENIZE = "unicode61 remove_diacritics 0 categories 'L* N* Co M*'"
 PAGE_SIZE = 16384
 
 migrations = Migrations("podcast-indexer")
@@ -75,7 +79,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )  # fmt: skip
     db.table("chunks").create_index(["episode_id", "idx"], unique=True)
     db.table("chunks").enable_fts(
-        ["text"], fts_version="FTS5", create_triggers=True, tokenize=TOKENIZE
+        ["text"], fts_version="FTS5", create_triggers=True, tokenize=LEGACY_TOKENIZE
     )
 
 
@@ -123,7 +127,7 @@ def m003_compact_timings(db: sqlite_utils.Database) -> None:
 @migrations()
 def m004_timings_v2(db: sqlite_utils.Database) -> None:
     """Re-pack word timings in the smaller format (one varint for most words)."""
-    _rewrite_chunks(db, "timings", lambda start, text, blob: (
+    _rewrite_chunks(db, "timings", lambda start, text, blob, _language: (
         timings.encode(timings.decode(text, blob, start), start) if blob[:1] == b"\x01" else None
     ))  # fmt: skip
 
@@ -169,10 +173,56 @@ from chunks c join json_each(c.lines, '$.o') o join episodes e on e.id = c.episo
 def m006_lines(db: sqlite_utils.Database) -> None:
     """Each chunk's line offsets, starts and speakers as JSON, and the `lines` view over them."""
     db.table("chunks").add_column("lines", str)
-    _rewrite_chunks(db, "lines", lambda start, text, blob: (
+    _rewrite_chunks(db, "lines", lambda start, text, blob, _language: (
         _lines_json(timings.decode(text, blob, start), start)
     ))  # fmt: skip
     db.execute(LINES_VIEW)
+
+
+@migrations()
+def m007_analysed_search_text(db: sqlite_utils.Database) -> None:
+    """Index language-analysed terms (chunks.search_text) instead of the porter-stemmed text."""
+    db.table("chunks").add_column("search_text", str)
+    for trigger in ("chunks_ai", "chunks_ad", "chunks_au"):
+        db.execute(f"drop trigger if exists {trigger}")
+    _rewrite_chunks(db, "search_text", lambda start, text, blob, language: (
+        search_text(timings.decode(text, blob, start), language)
+    ))  # fmt: skip
+    db.execute("drop table if exists chunks_fts")
+    _create_fts(db, prefix=False)
+    db.execute("insert into chunks_fts(chunks_fts) values('rebuild')")
+
+
+def _create_fts(db: sqlite_utils.Database, *, prefix: bool) -> None:
+    """The full-text index over chunks.search_text, and the triggers keeping it in step."""
+    extra = ", prefix='3'" if prefix else ""
+    tokenize = TOKENIZE.replace("'", "''")
+    # content="chunks" written so, as sqlite-utils and Datasette look for it (detect_fts).
+    db.execute(f"""create virtual table chunks_fts using fts5(search_text, content="chunks", """
+               f"""content_rowid='id', tokenize='{tokenize}'{extra})""")  # fmt: skip
+    db.execute(
+        "create trigger if not exists chunks_ai after insert on chunks begin "
+        "insert into chunks_fts (rowid, search_text) values (new.id, new.search_text); end"
+    )
+    db.execute(
+        "create trigger if not exists chunks_ad after delete on chunks begin "
+        "insert into chunks_fts (chunks_fts, rowid, search_text) "
+        "values ('delete', old.id, old.search_text); end"
+    )
+    # Only a change of the terms re-indexes a chunk (not one of its timings or lines).
+    db.execute(
+        "create trigger if not exists chunks_au after update of search_text on chunks "
+        "begin insert into chunks_fts (chunks_fts, rowid, search_text) "
+        "values ('delete', old.id, old.search_text); "
+        "insert into chunks_fts (rowid, search_text) values (new.id, new.search_text); end"
+    )
+    # fmt: skip
+
+
+def search_text(segments: Sequence[Segment], language: str | None) -> str:
+    """The terms the index holds for these segments' words (see indexer/analyze.py)."""
+    words = [w.text for seg in segments for w in seg.words]
+    return " ".join(term for term, _ in analyze.analyze_words(words, language))
 
 
 def _lines_json(segments: Sequence[Segment], origin: float) -> str:
@@ -190,8 +240,9 @@ def _lines_json(segments: Sequence[Segment], origin: float) -> str:
 
 
 def _rewrite_chunks(db: sqlite_utils.Database, column: str,
-                    compute: Callable[[float, str, bytes], Any]) -> None:  # fmt: skip
-    """Set a column of every chunk from (start, text, timings); None leaves a chunk as it is."""
+                    compute: Callable[[float, str, bytes, str | None], Any]) -> None:  # fmt: skip
+    """Set a column of every chunk from (start, text, timings, the episode's language); None
+    leaves a chunk as it is."""
     # The text does not change: keep the full-text index's update trigger from
     # re-indexing every chunk (it fires on any column).
     trigger = db.execute(
@@ -202,13 +253,14 @@ def _rewrite_chunks(db: sqlite_utils.Database, column: str,
     last = 0
     while True:
         rows = db.execute(
-            "select id, start, text, timings from chunks where id > ? order by id limit 2000",
+            "select c.id, c.start, c.text, c.timings, e.language from chunks c "
+            "join episodes e on e.id = c.episode_id where c.id > ? order by c.id limit 2000",
             [last],
         ).fetchall()
         if not rows:
             break
         last = rows[-1][0]
-        updates = [(compute(start, text, blob), id_) for id_, start, text, blob in rows]
+        updates = [(compute(start, text, blob, lang), id_) for id_, start, text, blob, lang in rows]
         db.conn.executemany(f"update chunks set [{column}] = ? where id = ?",
                             [u for u in updates if u[0] is not None])  # fmt: skip
     if trigger:
@@ -289,7 +341,7 @@ def _upgrade_if_needed(path: Path) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def source_id_for(db: sqlite_utils.Database, url: str, name: str | None = None) -> int:
@@ -406,7 +458,8 @@ def save_episode(
             )
             assert episodes.last_pk is not None
             episode_id = int(episodes.last_pk)
-            _insert_chunks(db, episode_id, transcript.segments, chunks)
+            _insert_chunks(db, episode_id, transcript.segments, chunks,
+                           language=transcript.language or item.language)  # fmt: skip
             db.table("chapters").insert_all(
                 {"episode_id": episode_id, "start": start, "title": title}
                 for start, title in chapters
@@ -418,7 +471,10 @@ def save_episode(
 
 
 def _insert_chunks(db: sqlite_utils.Database, episode_id: int, segments: Sequence[Segment],
-                   chunks: Iterable[Chunk], *, lines: bool = True) -> None:  # fmt: skip
+                   chunks: Iterable[Chunk], *, lines: bool = True,
+                   language: str | None = None) -> None:  # fmt: skip
+    """Insert chunks; `lines` False only in migrations that run before those columns exist."""
+
     def rows() -> Iterator[dict[str, Any]]:
         for c in chunks:
             group = [
@@ -430,6 +486,7 @@ def _insert_chunks(db: sqlite_utils.Database, episode_id: int, segments: Sequenc
                        "text": timings.chunk_text(group), "timings": timings.encode(group, c.start)}  # fmt: skip
                 if lines:
                     row["lines"] = _lines_json(group, c.start)
+                    row["search_text"] = search_text(group, language)
                 yield row
 
     db.table("chunks").insert_all(rows(), batch_size=500)
@@ -526,8 +583,9 @@ def replace_chunks(db: sqlite_utils.Database, episode_id: int, segments: Sequenc
                    chunks: Sequence[Chunk], chunk_seconds: float) -> None:  # fmt: skip
     """Replace an episode's chunks (same transcript, new windows) in one transaction."""
     with writing(db):
+        row = db.execute("select language from episodes where id = ?", [episode_id]).fetchone()
         db.execute("delete from chunks where episode_id = ?", [episode_id])
-        _insert_chunks(db, episode_id, segments, chunks)
+        _insert_chunks(db, episode_id, segments, chunks, language=row[0] if row else None)
         db.execute(
             "update episodes set chunk_seconds = ? where id = ?", [chunk_seconds, episode_id]
         )
@@ -557,15 +615,18 @@ def list_sources(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 
 _HIT_COLUMNS = (
-    "c.id as chunk_id, c.episode_id, c.start, c.[end], c.text, c.timings, c.lines, e.title, "
-    "e.channel, "
+    "c.id as chunk_id, c.episode_id, c.start, c.[end], c.text, c.timings, c.lines, "
+    "c.search_text, e.title, e.channel, e.language, "
     "e.published, e.duration, e.webpage_url, e.media_url, e.thumbnail, e.source_id"
 )
 
 
-def _filters(source: str | None, date_from: str | None, date_to: str | None
-             ) -> tuple[str, list[Any]]:  # fmt: skip
+def _filters(source: str | None, date_from: str | None, date_to: str | None,
+             language: str | None = None) -> tuple[str, list[Any]]:  # fmt: skip
     where, params = [], []
+    if language:  # "pt" takes in "pt-BR" too
+        where.append("(e.language = ? or e.language like ?)")
+        params += [language, f"{language}-%"]
     if source:
         where.append(
             "e.source_id in (select id from sources where cast(id as text) = ? "
@@ -620,11 +681,12 @@ def search_window(
     source: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
+    language: str | None = None,
     limit: int = 20,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int, tuple[int, int] | None]:
     """`search_page`, and (oldest, newest) rowid ranked when only the newest matches were."""
-    extra, params = _filters(source, date_from, date_to)
+    extra, params = _filters(source, date_from, date_to, language)
     base = _matching(extra)
     # One pass over the newest matches gives both the count and where the ranking window
     # starts (the expensive part of a broad query is reading its matches; do it once).
@@ -671,16 +733,19 @@ def few_matches(
     source: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
+    language: str | None = None,
 ) -> list[int] | None:
     """Ids of every chunk matching, newest first, or None when more than `cap` match."""
-    ids = _newest_ids(db, match, cap + 1, source, date_from, date_to, oldest_first=True)
+    ids = _newest_ids(
+        db, match, cap + 1, source, date_from, date_to, oldest_first=True, language=language
+    )
     return ids[::-1] if len(ids) <= cap else None
 
 
 def _newest_ids(db: sqlite_utils.Database, match: str, limit: int, source: str | None,
                 date_from: str | None, date_to: str | None, above: int | None = None,
-                oldest_first: bool = False) -> list[int]:  # fmt: skip
-    extra, params = _filters(source, date_from, date_to)
+                oldest_first: bool = False, language: str | None = None) -> list[int]:  # fmt: skip
+    extra, params = _filters(source, date_from, date_to, language)
     if above is not None:
         extra, params = extra + " and f.rowid > ?", [*params, above]
     # FTS5 reads a posting list forward far faster than backward (a rare phrase of common
@@ -692,22 +757,25 @@ def _newest_ids(db: sqlite_utils.Database, match: str, limit: int, source: str |
 
 def some_match_ids(db: sqlite_utils.Database, match: str, limit: int, *,
                    source: str | None = None, date_from: str | None = None,
-                   date_to: str | None = None, above: int | None = None) -> list[int]:  # fmt: skip
+                   date_to: str | None = None, above: int | None = None,
+                   language: str | None = None) -> list[int]:  # fmt: skip
     """Ids of up to `limit` chunks matching an FTS5 expression under the filters, the oldest
     first (the fast direction); with `above`, only chunks with a larger id."""
-    return _newest_ids(db, match, limit, source, date_from, date_to, above, oldest_first=True)
+    return _newest_ids(
+        db, match, limit, source, date_from, date_to, above, oldest_first=True, language=language
+    )
 
 
 def adjacent_chunks(db: sqlite_utils.Database, match: str, limit: int, *, matched: str,
                     **filters: Any) -> list[tuple[int, str, int, str]]:  # fmt: skip
-    """(id, text) of consecutive chunks of one episode, (earlier, later), for up to `limit`
+    """(id, terms) of consecutive chunks of one episode, (earlier, later), for up to `limit`
     chunks matching; `matched` says which of the two matched: "earlier" or "later"."""
     ids = some_match_ids(db, match, limit, **filters)
     if not ids:
         return []
     side = {"earlier": "p", "later": "c"}[matched]
     return [tuple(r) for r in db.execute(  # type: ignore[misc]
-        "select p.id, p.text, c.id, c.text from chunks c join chunks p "
+        "select p.id, p.search_text, c.id, c.search_text from chunks c join chunks p "
         "on p.episode_id = c.episode_id and p.idx = c.idx - 1 "
         f"where {side}.id in ({','.join('?' * len(ids))})",
         ids,
@@ -764,10 +832,11 @@ def match_ids(
     source: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
+    language: str | None = None,
     limit: int = COUNT_CAP,
 ) -> set[int]:
     """Ids of (up to `limit`, the newest) chunks matching an FTS5 expression under the filters."""
-    return set(_newest_ids(db, match, limit, source, date_from, date_to))
+    return set(_newest_ids(db, match, limit, source, date_from, date_to, language=language))
 
 
 def count_chunks(
@@ -777,11 +846,22 @@ def count_chunks(
     source: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
+    language: str | None = None,
+    cap: int = COUNT_CAP,
 ) -> int:
-    """How many chunks match under the filters, counting at most COUNT_CAP + 1."""
-    extra, params = _filters(source, date_from, date_to)
+    """How many chunks match under the filters, counting at most cap + 1."""
+    extra, params = _filters(source, date_from, date_to, language)
     sql = f"select count(*) from (select 1 {_matching(extra)} limit ?)"
-    return int(db.execute(sql, [match, *params, COUNT_CAP + 1]).fetchone()[0])
+    return int(db.execute(sql, [match, *params, cap + 1]).fetchone()[0])
+
+
+def languages(db: sqlite_utils.Database) -> list[str | None]:
+    """The languages episodes are in (base codes), the commonest first."""
+    counts: dict[str | None, int] = {}
+    for language, n in db.execute("select language, count(*) from episodes group by 1"):
+        code = analyze.language_code(language)
+        counts[code] = counts.get(code, 0) + n
+    return sorted(counts, key=lambda c: -counts[c])
 
 
 def has_prefix_index(db: sqlite_utils.Database) -> bool:
@@ -799,13 +879,11 @@ def set_prefix_index(db: sqlite_utils.Database, enabled: bool) -> None:
     """
     if has_prefix_index(db) == enabled:
         return
-    prefix = ", prefix='3'" if enabled else ""
     try:
         with writing(db):
             # The triggers that keep it in step with `chunks` refer to it by name and stay.
             db.execute("drop table chunks_fts")
-            db.execute(f"""CREATE VIRTUAL TABLE "chunks_fts" USING FTS5 ("text", """
-                       f"""tokenize='{TOKENIZE}', content="chunks"{prefix})""")  # fmt: skip
+            _create_fts(db, prefix=enabled)
             db.execute("insert into chunks_fts(chunks_fts) values('rebuild')")
     except sqlite3.Error as exc:
         raise StoreError(_describe(exc)) from None

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -102,7 +102,7 @@ def rss_feed(server: MediaServer, recs: list[Recording], title: str = "City Desk
     """A podcast RSS feed whose enclosures point at the server."""
     items = []
     for n, rec in enumerate(recs):
-        date = format_datetime(datetime(2024, 3, 1 + n, 9, 0, tzinfo=timezone.utc))
+        date = format_datetime(datetime(2024, 3, 1 + n, 9, 0, tzinfo=UTC))
         items.append(
             f"<item><title>{escape(rec.title)}</title><guid>urn:test:{rec.name}</guid>"
             f"<pubDate>{date}</pubDate><description>{escape(rec.description)}</description>"

@@ -144,7 +144,7 @@ def test_optimize_moves_an_old_small_page_database_to_large_pages(env):
     assert db.execute("PRAGMA page_size").fetchone()[0] == store.PAGE_SIZE
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert [h["episode_id"] for h in store.search_chunks(db, "oysters")] == [second]
+    assert [h["episode_id"] for h in store.search_chunks(db, "oyster")] == [second]
     assert store.search_chunks(db, "harbour") == []
 
 

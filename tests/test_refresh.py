@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -29,7 +29,7 @@ def run(args: list[str], env: dict[str, str]):
 
 
 def item_xml(n: int, title: str, url: str, *, guid: str | None = None, extra: str = "") -> str:
-    date = format_datetime(datetime(2024, 4, 1 + n, 8, tzinfo=timezone.utc))
+    date = format_datetime(datetime(2024, 4, 1 + n, 8, tzinfo=UTC))
     guid_xml = f"<guid>{escape(guid)}</guid>" if guid else ""
     return (f"<item><title>{escape(title)}</title>{guid_xml}<pubDate>{date}</pubDate>"
             f'<enclosure url="{escape(url)}" type="audio/mpeg" length="1"/>{extra}</item>')  # fmt: skip

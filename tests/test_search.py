@@ -316,12 +316,15 @@ def test_stemming_is_safe_from_many_threads():
     rng = random.Random(7)
     words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 14))) + suffix
              for suffix in ("ing", "ations", "ed", "ness", "ly", "s") for _ in range(700)]  # fmt: skip
-    search._norm.cache_clear()
-    expected = [search._norm(w) for w in words]
+    from indexer import analyze
+
+    def stem(word: str) -> str:
+        return analyze._stem(word, "english")
+
+    expected = [stem(w) for w in words]
     for _ in range(3):
-        search._norm.cache_clear()
         with ThreadPoolExecutor(8) as pool:
-            assert list(pool.map(search._norm, words, chunksize=1)) == expected
+            assert list(pool.map(stem, words, chunksize=1)) == expected
 
 
 # --- proximity ranking and phrases across chunk boundaries (issue 9) ------------------
@@ -345,7 +348,7 @@ def test_an_exact_run_of_the_words_ranks_above_the_same_words_scattered(db):
                                 "and she said that's because it is cheaper to build now "
                                 "than to wait for another winter of delays and repairs")],
                      title="Exact", media_id="b")  # fmt: skip
-    query = search.parse_query("that's because it is")
+    query = search.parse_query("that's because it is", "en")
     by_bm25, _ = store.search_page(db, query.strict, limit=10)
     assert [r["title"] for r in by_bm25] == ["Scattered", "Exact"]  # what bm25 alone does
     hits = search.search(db, "that's because it is", limit=10).hits
@@ -371,13 +374,18 @@ def test_a_partial_match_with_adjacent_words_ranks_above_one_with_words_apart(db
 
 
 def test_proximity_scores():
-    q = search.parse_query("harbour pilot strike")
-    assert search.proximity("a harbour pilot strike b", q) == (True, 1.25, 3)
-    exact, tight, found = search.proximity("strike x pilot harbour", q)
+    from indexer import analyze
+
+    def terms(text: str) -> str:  # a chunk's search_text
+        return " ".join(t for t, _ in analyze.analyze_words(text.split(), "en"))
+
+    q = search.parse_query("harbour pilot strike", "en")
+    assert search.proximity(terms("a harbour pilot strike b"), q) == (True, 1.25, 3)
+    exact, tight, found = search.proximity(terms("strike x pilot harbour"), q)
     assert not exact and found == 3 and tight == pytest.approx(3 / 4)
-    assert search.proximity("nothing here", q) == (False, 0.0, 0)
+    assert search.proximity(terms("nothing here"), q) == (False, 0.0, 0)
     # Stemmed, as the index matches: "strikes" is "strike".
-    assert search.proximity("harbour pilots strikes", q)[0]
+    assert search.proximity(terms("harbour pilots strikes"), q)[0]
 
 
 def test_a_phrase_across_a_chunk_boundary_is_found_as_a_phrase(db):

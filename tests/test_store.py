@@ -74,8 +74,10 @@ def counts(db: sqlite_utils.Database) -> dict[str, int]:
 
 
 def found(db: sqlite_utils.Database, word: str) -> list[str]:
-    """Texts of the chunks whose full-text index holds word."""
-    return [row["text"] for row in store.search_chunks(db, f'"{word}"')]
+    """Texts of the chunks whose full-text index holds word (analysed as English)."""
+    from indexer import search
+
+    return [row["text"] for row in store.search_chunks(db, search.parse_query(word, "en").strict)]
 
 
 def assert_fts_consistent(db: sqlite_utils.Database) -> None:
@@ -90,7 +92,7 @@ def assert_fts_consistent(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS = [
     "m001_initial", "m002_follow_and_chapters", "m003_compact_timings", "m004_timings_v2",
-    "m005_feed_scoped_keys", "m006_lines",
+    "m005_feed_scoped_keys", "m006_lines", "m007_analysed_search_text",
 ]  # fmt: skip
 
 
@@ -245,6 +247,7 @@ def test_m004_repacks_version_1_timings(tmp_path: Path, caplog: pytest.LogCaptur
     for row in source.query("select * from chunks"):
         segments = timings.decode(row["text"], row["timings"], row["start"])
         row.pop("lines")
+        row.pop("search_text")
         old.table("chunks").insert({**row, "timings": encode_v1(segments, row["start"])})
     old.close()
 
@@ -256,8 +259,8 @@ def test_m004_repacks_version_1_timings(tmp_path: Path, caplog: pytest.LogCaptur
     triggers = {r[0] for r in db.execute("select name from sqlite_master where type='trigger'")}
     assert triggers == {"chunks_ai", "chunks_ad", "chunks_au"}
     with db.atomic():  # the re-created update trigger still keeps the index in step
-        db.execute("update chunks set text = text || ' zeppelin' where id = (select min(id) "
-                   "from chunks)")  # fmt: skip
+        db.execute("update chunks set search_text = search_text || ' zeppelin' "
+                   "where id = (select min(id) from chunks)")  # fmt: skip
     assert len(found(db, "zeppelin")) == 1
     assert store.get_segments(db, episode_id) == expected
     assert found(db, "harbour")
@@ -751,7 +754,7 @@ def test_rechunk_episode(db: sqlite_utils.Database) -> None:
     assert store.get_segments(db, episode_id) == segments_before
     assert store.get_episode(db, episode_id)["chunk_seconds"] == 10.0
     assert store.count_chunks(db, '"harbour"') == narrow
-    rows = store.search_chunks(db, '"sentence 0"')
+    rows = store.search_chunks(db, '"sentenc 0"')  # as analysed: English stems
     assert [[s.text for s in store.chunk_segments(r)] for r in rows] == [
         [f"sentence {i} about the harbour" for i in range(3)]
     ]
@@ -1034,7 +1037,7 @@ def test_m006_adds_lines_to_an_existing_database(tmp_path: Path) -> None:
     episode_id = add_fake_episode(source, HARBOUR)
     old.table("episodes").insert_all(source.query("select * from episodes"))
     old.table("chunks").insert_all(
-        {k: v for k, v in row.items() if k != "lines"}
+        {k: v for k, v in row.items() if k not in ("lines", "search_text")}
         for row in source.query("select * from chunks")
     )
     old.close()

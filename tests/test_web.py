@@ -263,7 +263,7 @@ def test_episode_page_lists_every_segment_with_its_time(client, site):
     assert page.count('class="seg') == 3
     for time, text in [("0:00:00", "Welcome to the show"), ("0:00:04", "approved the new budget"),
                        ("0:01:00", "too small for the harbour")]:  # fmt: skip
-        assert re.search(rf">{time}</a>\s*<span class=\"text\">[^<]*{text}", page)
+        assert re.search(rf">{time}</a>\s*<span class=\"text\"[^>]*>[^<]*{text}", page)
     assert 'data-t="60.00"' in page
     # A YouTube episode plays in the privacy-enhanced embed.
     assert 'src="https://www.youtube-nocookie.com/embed/abcdefghijk?start=0' in page
@@ -717,3 +717,16 @@ def test_speakers_in_page_api_search_and_exports(tmp_path: Path) -> None:
     assert {e["speaker"] for e in doc["segments"]} == {"Ana Ruiz", "Ben <Okafor>"}
     txt = client.get(f"/episodes/{episode}/transcript.txt").get_data(as_text=True)
     assert "] Ana Ruiz: Welcome to the lighthouse hour." in txt
+
+
+def test_a_stored_malformed_url_gives_no_server_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.db"
+    db = store.open_db(path)
+    episode = add_fake_episode(db, [(0.0, "The quay was closed by the storm.")],
+                               title="Bad link", media_id="bad", url="http://[::1/x.mp3")  # fmt: skip
+    db.close()
+    client = web.create_app({"DATABASE": str(path), "TESTING": True}).test_client()
+    for url in ("/?q=quay", "/api/search?q=quay", f"/episodes/{episode}",
+                f"/api/episodes/{episode}"):  # fmt: skip
+        assert client.get(url).status_code == 200, url
+    assert client.get("/api/search?q=quay").get_json()["hits"][0]["url"] == ""

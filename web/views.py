@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -71,8 +72,16 @@ def _search_args() -> dict[str, Any]:
         "source": request.args.get("source") or None,
         "date_from": request.args.get("from") or None,
         "date_to": request.args.get("to") or None,
+        "language": _language_arg(),
         "advanced": request.args.get("mode") == "advanced",
     }
+
+
+def _language_arg() -> str | None:
+    value = (request.args.get("lang") or "").strip()
+    if value and not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?", value):
+        abort(400, "'lang' must be a language code such as en, de or pt-BR")
+    return value or None
 
 
 def _run_search(args: dict[str, Any], limit: int, offset: int) -> search.Results:
@@ -128,6 +137,7 @@ def index() -> tuple[str, int]:
         has_next=_has_next(results, page, page_size),
         count_cap=store.COUNT_CAP,
         sources=store.list_sources(get_db()),
+        languages=[code for code in store.languages(get_db()) if code],
     ), 400 if error else 200
 
 
@@ -144,7 +154,7 @@ def episode(episode_id: int) -> str:
     stored = store.get_segments(db, episode_id)
     segments = [
         {"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker,
-         "link": links.deep_link(page, s.start) if page else ""}
+         "link": links.link_at(page, s.start)}
         for s in stored
     ]  # fmt: skip
     # The line being spoken at `start`, or the next one when `start` falls in a pause (a hit
@@ -169,7 +179,8 @@ def _player(row: dict[str, Any], start: float) -> dict[str, str] | None:
     for url in (row.get("webpage_url"), row.get("media_url")):
         if url and links.youtube_embed(url):
             return {"kind": "youtube", "src": links.youtube_embed(url, start) or ""}
-        if url and url.startswith(("http://", "https://")) and links.platform_of(url) == "media":
+        web = url and url.startswith(("http://", "https://")) and links.link_at(url, 0)
+        if url and web and links.platform_of(url) == "media":  # link_at: a URL that parses
             return {"kind": "audio", "src": url}
     return None
 
@@ -270,7 +281,7 @@ def api_episode(episode_id: int) -> Response:
         episode={k: row.get(k) for k in fields},
         segments=[
             {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text,
-             "speaker": s.speaker, "url": links.deep_link(page, s.start) if page else None}
+             "speaker": s.speaker, "url": links.link_at(page, s.start) or None}
             for s in store.get_segments(db, episode_id)
         ],
     )  # fmt: skip
