@@ -183,6 +183,7 @@ def m006_lines(db: sqlite_utils.Database) -> None:
 def m007_analysed_search_text(db: sqlite_utils.Database) -> None:
     """Index language-analysed terms (chunks.search_text) instead of the porter-stemmed text."""
     db.table("chunks").add_column("search_text", str)
+    db.table("episodes").create_index(["language"])  # each search asks which languages exist
     for trigger in ("chunks_ai", "chunks_ad", "chunks_au"):
         db.execute(f"drop trigger if exists {trigger}")
     _rewrite_chunks(db, "search_text", lambda start, text, blob, language: (
