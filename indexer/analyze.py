@@ -530,3 +530,25 @@ def stems_script(language: str | None, scripts: frozenset[str]) -> bool:
     if code in _STEMMERS:
         return not scripts.isdisjoint(_SCRIPTS.get(code, _LATIN_ONLY))
     return bool(scripts & {CJK, SEA, HANGUL})
+
+
+# Private-use marks around matched words in snippets (store.MARK_START/END): not letters.
+_MARKS = "\ue000\ue001"
+
+
+def _unspaced(ch: str) -> bool:
+    """True for characters of scripts written without spaces between words (and their
+    punctuation: 。、「」, fullwidth forms)."""
+    return _script(ch) in (CJK, SEA) or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
+
+
+def join_words(words: Sequence[str]) -> str:
+    """Words as a person writes them: spaces between words, but none between two Chinese,
+    Japanese or Thai words (whisper gives those one by one)."""
+    out: list[str] = []
+    for word in words:
+        if out and not (_unspaced(out[-1].rstrip(_MARKS)[-1:] or " ")
+                        and _unspaced(word.lstrip(_MARKS)[:1] or " ")):  # fmt: skip
+            out.append(" ")
+        out.append(word)
+    return "".join(out)

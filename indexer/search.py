@@ -295,7 +295,7 @@ def make_snippet(words: Sequence[Word], span: tuple[int, ...] | None, query: Que
             and any(t.startswith(prefixes) for t in tokens(w.text))
         )
         out.append(_mark(w.text) if hit else w.text)
-    return ("…" if first > 0 else "") + " ".join(out) + ("…" if last < len(words) else "")
+    return ("…" if first > 0 else "") + analyze.join_words(out) + ("…" if last < len(words) else "")
 
 
 def _mark(text: str) -> str:
@@ -399,7 +399,7 @@ def _hit(row: dict[str, Any], query: Query | None, partial: bool,
             start = max(0.0, first.start - lead)
             end, matched, terms = last.end, span[2], span[3]
             quoted = [s for s in segments if s.end >= first.start and s.start <= last.end]
-            quote = " ".join(seg.text for seg in quoted)
+            quote = analyze.join_words([seg.text for seg in quoted])
             speaker = quoted[0].speaker if quoted else None
     page = row.get("webpage_url") or row.get("media_url") or ""
     return Hit(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from . import analyze
 from .models import Segment, Word
 
 _SPACE = re.compile(r"\s+")
@@ -99,8 +100,8 @@ def decode(text: str, blob: bytes, origin: float) -> list[Segment]:
     for n in sizes:
         words = [Word(times[i][0] / 100, times[i][1] / 100, words_text[i]) for i in range(k, k + n)]
         k += n
-        segments.append(Segment(words[0].start, words[-1].end, " ".join(w.text for w in words),
-                                tuple(words)))  # fmt: skip
+        segments.append(Segment(words[0].start, words[-1].end,
+                                analyze.join_words([w.text for w in words]), tuple(words)))  # fmt: skip
     return segments
 
 

@@ -146,3 +146,23 @@ def test_speech_transcribed_by_the_real_model_is_found_by_inflected_forms(lang, 
         hits = search.search(db, query).hits
         assert hits and not hits[0].partial, (query, [h.text for h in hits])
         assert placed[line].start - 2.0 <= hits[0].start <= placed[line].start + 2.0, query
+
+
+def test_chinese_and_thai_tokens_read_as_written(tmp_path):
+    import web
+    from indexer import search
+    from tests.conftest import add_fake_episode
+
+    db = store.open_db(tmp_path / "zh.db")
+    episode = add_fake_episode(db, [(0.0, "在 這 幾 年 住房 價格 上漲 了 。"),
+                                    (4.0, "Then an English line .")], title="Mixed")  # fmt: skip
+    # As whisper writes them: one token at a time, each with its own time.
+    words = [w.text for s in store.get_segments(db, episode) for w in s.words]
+    assert words[:5] == ["在", "這", "幾", "年", "住房"]
+    assert [s.text for s in store.get_segments(db, episode)] == ["在這幾年住房價格上漲了。",
+                                                                 "Then an English line ."]  # fmt: skip
+    hit = search.search(db, "住房").hits[0]
+    assert "\ue000住房\ue001價格" in hit.snippet and hit.quote.startswith("在這幾年住房")
+    assert hit.start == pytest.approx(4 * 0.4 - search.LEAD_SECONDS)  # at the word, not the line
+    client = web.create_app({"DATABASE": str(tmp_path / "zh.db"), "TESTING": True}).test_client()
+    assert "在這幾年住房價格上漲了。" in client.get(f"/episodes/{episode}").get_data(as_text=True)

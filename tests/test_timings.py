@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from indexer import timings
+from indexer import analyze, timings
 from indexer.models import Segment, Word
 from tests.legacy import encode_v1
 
@@ -17,7 +17,8 @@ VOCABULARY = ["the", "harbour", "mayor", "a", "dredging", "oyster", "beds", "Caf
 
 def segment_of(words: list[Word]) -> Segment:
     """A segment as decode rebuilds it: spanning its words, text joined from them."""
-    return Segment(words[0].start, words[-1].end, " ".join(w.text for w in words), tuple(words))
+    text = analyze.join_words([w.text for w in words])  # no spaces between CJK words
+    return Segment(words[0].start, words[-1].end, text, tuple(words))
 
 
 def round_trip(segments: list[Segment], origin: float) -> list[Segment]:
