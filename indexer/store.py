@@ -240,6 +240,9 @@ def _lines_json(segments: Sequence[Segment], origin: float) -> str:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
+UPGRADE_PROGRESS = 50_000  # chunks: from this size on, an upgrade says how far it got
+
+
 def _rewrite_chunks(db: sqlite_utils.Database, column: str,
                     compute: Callable[[float, str, bytes, str | None], Any]) -> None:  # fmt: skip
     """Set a column of every chunk from (start, text, timings, the episode's language); None
@@ -251,7 +254,8 @@ def _rewrite_chunks(db: sqlite_utils.Database, column: str,
     ).fetchone()
     if trigger:
         db.execute("drop trigger chunks_au")
-    last = 0
+    total = db.execute("select count(*) from chunks").fetchone()[0]
+    last, done, told = 0, 0, 0
     while True:
         rows = db.execute(
             "select c.id, c.start, c.text, c.timings, e.language from chunks c "
@@ -264,6 +268,10 @@ def _rewrite_chunks(db: sqlite_utils.Database, column: str,
         updates = [(compute(start, text, blob, lang), id_) for id_, start, text, blob, lang in rows]
         db.conn.executemany(f"update chunks set [{column}] = ? where id = ?",
                             [u for u in updates if u[0] is not None])  # fmt: skip
+        done += len(rows)
+        if total >= UPGRADE_PROGRESS and done - told >= total / 10:  # progress on large files
+            told = done
+            log.warning(f"  {column}: {done:,}/{total:,} chunks")
     if trigger:
         db.execute(trigger[0])
 
