@@ -542,9 +542,19 @@ def _unspaced(ch: str) -> bool:
     return _script(ch) in (CJK, SEA) or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
 
 
+_UNSPACED = re.compile(
+    "["
+    + "".join(f"{chr(a)}-{chr(b)}" for a, b, script in _RANGES if script in (CJK, SEA))
+    + "\u3000-\u303f\uff00-\uffef]"
+)
+
+
 def join_words(words: Sequence[str]) -> str:
     """Words as a person writes them: spaces between words, but none between two Chinese,
     Japanese or Thai words (whisper gives those one by one)."""
+    plain = " ".join(words)
+    if plain.isascii() or not _UNSPACED.search(plain):  # most text: nothing to join
+        return plain
     out: list[str] = []
     for word in words:
         if out and not (_unspaced(out[-1].rstrip(_MARKS)[-1:] or " ")
