@@ -166,6 +166,8 @@ def serve(config: dict[str, Any], sock: socket.socket, *, threads: int = 8, work
         # Ready means a worker can answer; announced by it, so a failed boot prints one line.
         "post_worker_init": lambda worker: on_ready() if on_ready and boot.first_up() else None,
     }
+    from gunicorn.errors import HaltServer
+
     gunicorn_log = logging.getLogger("gunicorn.error")
     gunicorn_log.addFilter(boot)
     try:
@@ -176,6 +178,12 @@ def serve(config: dict[str, Any], sock: socket.socket, *, threads: int = 8, work
         if exc.code not in (0, None):
             raise ServerError(boot.failure() or f"the server stopped with status {exc.code}"
                               " (see its log above)") from None  # fmt: skip
+    except HaltServer as exc:
+        # Several workers failing at once: a second failure, met while the master was
+        # already halting for the first, escapes gunicorn's own handling.
+        if os.getpid() != master:
+            raise
+        raise ServerError(boot.failure() or f"the server stopped: {exc.reason}") from None
     finally:
         if os.getpid() == master:
             gunicorn_log.removeFilter(boot)
