@@ -14,6 +14,8 @@ from urllib.parse import urljoin, urlparse
 import feedparser
 from feedparser.mixin import _FeedParserMixin
 
+from .links import MEDIA_EXTENSIONS
+
 # Which transcript formats we can read, best first (JSON has word timings).
 TRANSCRIPT_TYPES = {
     "application/json": "json",
@@ -26,8 +28,6 @@ PODCAST_NAMESPACES = (
     "https://podcastindex.org/namespace/1.0",
     "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md",
 )
-MEDIA_EXTENSIONS = (".mp3", ".m4a", ".mp4", ".aac", ".ogg", ".oga", ".opus", ".wav", ".flac",
-                    ".webm", ".m4v", ".mov")  # fmt: skip
 
 
 class FeedError(ValueError):
@@ -217,7 +217,7 @@ def _enclosure(entry: Any) -> tuple[str | None, str | None, int | None]:
             _length(rdf.get("enc:length") or rdf.get("length")),
         )
     link = entry.get("link") or ""
-    if link.lower().split("?")[0].endswith(MEDIA_EXTENSIONS):
+    if link.lower().split("?")[0].rsplit(".", 1)[-1] in MEDIA_EXTENSIONS:
         return link, None, None  # feeds that link the audio itself
     return None, None, None
 

@@ -621,7 +621,7 @@ def search(
         prefixes = tuple(t.lower() for t in re.findall(r"([^\W_]+)\*", text))
         return Results(_hits(db, rows, query, False, prefixes), total)
 
-    query = parse_query(text, filters["language"] or _guess_language(db, text, filters))
+    query = _analysed_query(db, text, filters)
     several = len(query.phrases) > 1 or any(len(p) > 1 for p in query.phrases)
     few = _rank_few(db, query, filters)
     if few is None and several and offset + limit <= MAX_PROXIMITY_POOL:
@@ -672,27 +672,33 @@ def search(
     return Results(hits + partial, total, partial=bool(partial))
 
 
-def _guess_language(db: sqlite_utils.Database, text: str, filters: dict[str, Any]) -> str | None:
-    """The index language to analyse a query in: the one whose analysis finds the most.
+def _analysed_query(db: sqlite_utils.Database, text: str, filters: dict[str, Any]) -> Query:
+    """The query analysed in the language given, or else in the index language whose
+    analysis finds the most.
 
     Only languages whose analysis differs are compared (a Chinese query reads the same in
     every language), so most queries cost no extra lookup.
     """
+    if filters["language"]:
+        return parse_query(text, filters["language"])
     languages = store.languages(db)
     if len(languages) <= 1:
-        return languages[0] if languages else None
+        return parse_query(text, languages[0] if languages else None)
     scripts = analyze.scripts_in(text)
     fitting = [lang for lang in languages if analyze.stems_script(lang, scripts)]
-    candidates: dict[Query, str | None] = {}
-    for language in (fitting or languages)[:6]:
-        try:
-            candidates.setdefault(parse_query(text, language), language)
-        except QueryError:
-            return None
+    candidates = list(dict.fromkeys(parse_query(text, lang) for lang in (fitting or languages)[:6]))
     if len(candidates) == 1:
-        return next(iter(candidates.values()))
+        return candidates[0]
     found = {q: store.count_chunks(db, q.strict, cap=GUESS_CAP, **filters) for q in candidates}
-    return candidates[max(candidates, key=lambda q: found[q])]  # ties: the commonest language
+    return max(candidates, key=lambda q: found[q])  # ties: the commonest language
+
+
+def _guess_language(db: sqlite_utils.Database, text: str, filters: dict[str, Any]) -> str | None:
+    """The language `_analysed_query` picks, or None when the text has no words."""
+    try:
+        return _analysed_query(db, text, filters).language
+    except QueryError:
+        return None
 
 
 GUESS_CAP = 200
