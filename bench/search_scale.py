@@ -383,8 +383,11 @@ def pick_queries(db: Any, corpus: Corpus, vocab: Vocab, n: int, n_hard: int,
 
 def match_expr(q: Q) -> str:
     """The FTS5 expression the product runs for q's exact matches."""
-    return (search.advanced_expression(q.text, "en") if q.advanced
-            else search.parse_query(q.text, "en").strict)
+    return (
+        search.advanced_expression(q.text, "en")
+        if q.advanced
+        else search.parse_query(q.text, "en").strict
+    )
 
 
 def count_all(db: Any, match: str) -> int:

@@ -293,10 +293,11 @@ def _in_scripts(word: str, scripts: frozenset[str]) -> bool:
 
 
 @functools.lru_cache(maxsize=1 << 18)
-def _stem_run(text: str, language: str | None) -> str:
+def _stem_run(text: str, language: str | None, stem_first: bool | None = None) -> str:
     """One word-character run (no CJK, SEA or Hangul) folded and stemmed: one term."""
     algorithm = _STEMMERS.get(language) if language else None
-    stem_first = language in _STEM_BEFORE_FOLD
+    if stem_first is None:
+        stem_first = language in _STEM_BEFORE_FOLD
     word = text if stem_first else _fold(text, language)
     if algorithm is not None:
         assert language is not None
@@ -314,6 +315,143 @@ def _stem_run(text: str, language: str | None) -> str:
             elif language == "ar" and word.startswith("ال") and len(word) > 4:
                 word = word[2:]
     return _fold(word, language)
+
+
+# Languages that write compounds as one word, with the wordfreq list their parts are
+# looked up in; and the linking elements between parts (Wohnung-s-markt, Kind-er-garten).
+_COMPOUNDING = {"de": "de"}  # measured on German only; Dutch and Swedish would be alike
+_LINKS = ("", "s", "es", "n", "en", "e", "er", "ens")
+_MIN_PART = 3
+# Parts more common than this are function words and prefixes (ein, auf, über): "Einsatz"
+# is not about a "Satz".
+_MAX_PART_FREQ = 5e-4
+_SPLIT_RATIO = 10.0
+# Suffixes and prefixes that the word list holds as words of their own (English "ten",
+# "and"), which are never a part a reader searches for.
+_NOT_PARTS = frozenset(
+    [
+        "ende",
+        "ing",
+        "nen",
+        "ten",
+        "res",
+        "and",
+        "innen",
+        "tel",
+        "ver",
+        "ent",
+        "zer",
+        "ren",
+        "ner",
+        "est",
+        "ums",
+        "ens",
+        "ern",
+        "chen",
+        "lich",
+        "sche",
+        "igen",
+        "ungen",
+        "ung",
+        "heit",
+        "keit",
+        "bar",
+        "haft",
+        "los",
+        "tum",
+    ]
+)
+
+
+@functools.cache
+def _word_frequencies(wordlist: str) -> dict[str, float]:
+    """wordfreq's 'small' list of a language (about 40k words of frequency >= 1e-6)."""
+    import wordfreq  # imported on first use: most indexes never need it
+
+    return wordfreq.get_frequency_dict(wordlist, "small")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _compound_parts(word: str, language: str) -> tuple[str, ...]:
+    """The parts of a compound word as dictionary words (lowercase, unfolded, linking
+    elements removed), or () when it is not one.
+
+    Koehn and Knight (2003): the split whose known parts have the highest geometric mean
+    frequency wins, when that beats the frequency of the whole word.
+    """
+    if len(word) < 2 * _MIN_PART + 1 or not word.isalpha():
+        return ()
+    freq = _word_frequencies(_COMPOUNDING[language])
+
+    def known(part: str, head: bool) -> tuple[float, str]:
+        """A part's frequency and dictionary form; a modifier may carry a linking
+        element (Wohnung-s-) or be a stem (Heiz-kosten, Schul-bus)."""
+        found = (0.0, "")
+        for link in ("",) if head else _LINKS:
+            if link and not part.endswith(link):
+                continue
+            base = part[: len(part) - len(link)]
+            for form in (base,) if head else (base, base + "e", base + "en"):
+                f = freq.get(form, 0.0)
+                if (len(base) >= _MIN_PART and found[0] < f <= _MAX_PART_FREQ
+                        and form not in _NOT_PARTS):  # fmt: skip
+                    found = (f, form)
+        return found
+
+    # Only compounds much rarer than their parts are split: the productive ones a reader
+    # finds by a part (Wohnungsmarkt), not lexicalised words (Bahnhof, Sonntag, Thailand).
+    best: tuple[float, tuple[str, ...]] = (_SPLIT_RATIO * freq.get(word, 0.0), ())
+    n = len(word)
+    for i in range(_MIN_PART, n - _MIN_PART + 1):
+        first, first_form = known(word[:i], False)
+        if not first:
+            continue
+        last, last_form = known(word[i:], True)
+        if last and (first * last) ** 0.5 > best[0]:
+            best = ((first * last) ** 0.5, (first_form, last_form))
+        # Three parts only with a head of 4+ letters: "Bürgermeisterin" is not Burg-Meist-Rin.
+        for j in range(i + _MIN_PART, n - _MIN_PART):
+            middle, middle_form = known(word[i:j], False)
+            if not middle:
+                continue
+            last, last_form = known(word[j:], True)
+            score = (first * middle * last) ** (1 / 3) if last else 0.0
+            if score > best[0]:
+                best = (score, (first_form, middle_form, last_form))
+    return best[1]
+
+
+def _run_terms(run: str, language: str | None, extra: bool) -> tuple[str, ...]:
+    """The terms of one word-character run: its stem, then with `extra` (as the index holds
+    them) the stems of its compound parts or its accent-less form."""
+    term = _stem_run(run, language)
+    if not term or not extra:
+        return (term,) if term else ()
+    if language in _STEM_BEFORE_FOLD and not run.isascii():
+        # Also the term of the word typed without its accents (katilim orani for katılım
+        # oranı), which the stemmer reads differently: both are indexed.
+        plain = _stem_run(run, language, stem_first=False)
+        return (term, plain) if plain and plain != term else (term,)
+    if language not in _COMPOUNDING or len(run) < 2 * _MIN_PART + 1:
+        return (term,)
+    stems = (_stem_run(part, language) for part in _compound_parts(run, language))
+    return (term, *(s for s in stems if s))
+
+
+@functools.cache
+def _simplified() -> dict[int, str]:
+    """Traditional Chinese characters -> simplified ones (OpenCC's table, first choice), so
+    that a reader typing either script finds both (whisper writes either)."""
+    from importlib.resources import files
+
+    table: dict[int, str] = {}
+    text = (files("opencc_purepy") / "dicts" / "TSCharacters.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        source, _, targets = line.partition("\t")
+        first = targets.split(" ")[0]
+        if len(source) == 1 and len(first) == 1 and not source.startswith("#"):
+            table[ord(source)] = first
+    return table
 
 
 def _strip_particles(eojeol: str) -> str:
@@ -357,7 +495,7 @@ Part = tuple[str, str]
 
 
 @functools.lru_cache(maxsize=1 << 18)
-def _word_parts(word: str, language: str | None) -> tuple[Part, ...]:
+def _word_parts(word: str, language: str | None, extra: bool = True) -> tuple[Part, ...]:
     """The analysed parts of one displayed word, in order."""
     text = _normalize(word, language)
     parts: list[Part] = []
@@ -365,9 +503,7 @@ def _word_parts(word: str, language: str | None) -> tuple[Part, ...]:
         for match in _ASCII_PIECES.finditer(text):
             piece = match.group()
             if piece[0].isalnum():
-                term = _stem_run(piece, language)
-                if term:
-                    parts.append(("t", term))
+                parts.extend(("t", term) for term in _run_terms(piece, language, extra))
             else:
                 parts.append(("w" if piece[0].isspace() else "p", ""))
         return tuple(parts)
@@ -398,7 +534,7 @@ def _word_parts(word: str, language: str | None) -> tuple[Part, ...]:
         runs.append((current, text[start:i]))
         for k, (kind, run) in enumerate(runs):
             if kind == CJK:
-                parts.append(("c", run))
+                parts.append(("c", run.translate(_simplified())))
             elif kind == SEA:
                 parts.append(("s", run))
             elif kind == HANGUL:
@@ -406,9 +542,7 @@ def _word_parts(word: str, language: str | None) -> tuple[Part, ...]:
                     continue  # a bare particle after a non-Hangul word: BTS가, AI를
                 parts.append(("t", _strip_particles(run)))
             else:
-                term = _stem_run(run, language)
-                if term:
-                    parts.append(("t", term))
+                parts.extend(("t", term) for term in _run_terms(run, language, extra))
     return tuple(parts)
 
 
@@ -425,8 +559,14 @@ def _sea_words(run: str) -> tuple[tuple[str, int], ...]:
     return tuple(words)
 
 
-def analyze_words(words: Sequence[str], language: str | None) -> list[tuple[str, int]]:
-    """Search terms of a line's words, in order, each with the index of the word it starts in."""
+def analyze_words(
+    words: Sequence[str], language: str | None, *, extra: bool = True
+) -> list[tuple[str, int]]:
+    """Search terms of a line's words, in order, each with the index of the word it starts in.
+
+    The index holds `extra` terms after some words (a German compound's parts, the
+    accent-less form of a Turkish word); a typed word needs only its own term to find them.
+    """
     code = language_code(language)
     terms: list[tuple[str, int]] = []
     run_kind = ""  # "c" or "s" while a CJK or SEA run is being collected
@@ -446,7 +586,7 @@ def analyze_words(words: Sequence[str], language: str | None) -> list[tuple[str,
         run_words.clear()
 
     for index, word in enumerate(words):
-        for kind, text in _word_parts(word, code):
+        for kind, text in _word_parts(word, code, extra):
             if kind == "t":
                 if run_kind:
                     flush()
@@ -495,7 +635,9 @@ def _query_units(text: str) -> Iterator[str]:
         yield "".join(unit[:-1] if hyphen else unit)
 
 
-def query_terms(text: str, languages: Sequence[str | None]) -> list[list[list[str]]]:
+def query_terms(
+    text: str, languages: Sequence[str | None], *, extra: bool = False
+) -> list[list[list[str]]]:
     """Per query unit, in order, the alternative term sequences: one per language, deduplicated.
 
     A unit in Han, kana, Thai-like scripts or Hangul does not depend on the language
@@ -507,12 +649,20 @@ def query_terms(text: str, languages: Sequence[str | None]) -> list[list[list[st
         language_free = all(_script(ch) in (CJK, SEA, HANGUL) for ch in unit if _is_token_char(ch))
         alternatives: list[list[str]] = []
         for code in [None] if language_free else codes:
-            terms = [term for term, _ in analyze_words([unit], code)]
+            terms = [term for term, _ in analyze_words([unit], code, extra=extra)]
             if terms and terms not in alternatives:
                 alternatives.append(terms)
         if alternatives:
             units.append(alternatives)
     return units
+
+
+_HAN = re.compile("[\u2e80-\u2fdf\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
+
+
+def has_han(text: str) -> bool:
+    """True when the text holds a Han character (Chinese, or kanji)."""
+    return not text.isascii() and _HAN.search(text) is not None
 
 
 def scripts_in(text: str) -> frozenset[str]:

@@ -103,7 +103,9 @@ def parse_query(text: str, language: str | None = None) -> Query:
         # Odd parts sit between a pair of quotes; a last unpaired quote quotes nothing.
         quoted = i % 2 == 1 and i < len(parts) - 1
         if quoted:
-            terms = [t for unit in analyze.query_terms(part, [language]) for t in unit[0]]
+            # A quoted phrase must meet the index's terms in a row, extra ones included.
+            units = analyze.query_terms(part, [language], extra=True)
+            terms = [t for unit in units for t in unit[0]]
             if terms:
                 phrases.append(tuple(terms))
         else:
@@ -721,7 +723,8 @@ def advanced_expression(text: str, language: str | None) -> str:
             out.append(part)
             continue
         words = part.strip('"')
-        terms = [t for unit in analyze.query_terms(words, [language]) for t in unit[0]]
+        units = analyze.query_terms(words, [language], extra=quoted)
+        terms = [t for unit in units for t in unit[0]]
         if follows == "*" and len(terms) == 1 and not part.startswith('"'):
             out.append(terms[0])
         else:

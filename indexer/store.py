@@ -194,6 +194,18 @@ def m007_analysed_search_text(db: sqlite_utils.Database) -> None:
     db.execute("insert into chunks_fts(chunks_fts) values('rebuild')")
 
 
+@migrations()
+def m008_reanalysed_terms(db: sqlite_utils.Database) -> None:
+    """Re-analyse the chunks whose terms changed: German (compound parts are indexed),
+    Turkish, French, Polish, Czech, Romanian (accent-less forms too) and any with Han
+    characters (folded to simplified)."""
+    changed = {"de", "tr", "az", "fr", "pl", "cs", "ro"}
+    _rewrite_chunks(db, "search_text", lambda start, text, blob, language: (
+        search_text(timings.decode(text, blob, start), language)
+        if analyze.language_code(language) in changed or analyze.has_han(text) else None
+    ), reindex=True)  # fmt: skip
+
+
 def _create_fts(db: sqlite_utils.Database, *, prefix: bool) -> None:
     """The full-text index over chunks.search_text, and the triggers keeping it in step."""
     extra = ", prefix='3'" if prefix else ""
@@ -244,14 +256,19 @@ UPGRADE_PROGRESS = 50_000  # chunks: from this size on, an upgrade says how far 
 
 
 def _rewrite_chunks(db: sqlite_utils.Database, column: str,
-                    compute: Callable[[float, str, bytes, str | None], Any]) -> None:  # fmt: skip
+                    compute: Callable[[float, str, bytes, str | None], Any], *,
+                    reindex: bool = False) -> None:  # fmt: skip
     """Set a column of every chunk from (start, text, timings, the episode's language); None
-    leaves a chunk as it is."""
-    # The text does not change: keep the full-text index's update trigger from
-    # re-indexing every chunk (it fires on any column).
-    trigger = db.execute(
-        "select sql from sqlite_master where type = 'trigger' and name = 'chunks_au'"
-    ).fetchone()
+    leaves a chunk as it is. `reindex` keeps the full-text index in step with the change."""
+    # Before m007 the index's update trigger fired on any column: keep it from
+    # re-indexing every chunk for a change that is not one of its terms.
+    trigger = (
+        None
+        if reindex
+        else db.execute(
+            "select sql from sqlite_master where type = 'trigger' and name = 'chunks_au'"
+        ).fetchone()
+    )
     if trigger:
         db.execute("drop trigger chunks_au")
     total = db.execute("select count(*) from chunks").fetchone()[0]

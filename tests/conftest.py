@@ -237,6 +237,7 @@ def add_fake_episode(
     published: str | None = "2024-05-01",
     window: float = 45.0,
     speakers: list[str | None] | None = None,
+    language: str = "en",
 ) -> int:
     """Store an episode from (start, text) lines with evenly spaced word times."""
     segments = tuple(make_segment(text, start) for start, text in lines)
@@ -244,7 +245,7 @@ def add_fake_episode(
         segments = tuple(replace(s, speaker=who) for s, who in zip(segments, speakers, strict=True))
     item = MediaItem(source_url=source, extractor=extractor, media_id=media_id, title=title,
                      webpage_url=url, published=published, channel="Test Show")  # fmt: skip
-    transcript = Transcript(segments, "en", segments[-1].end, "test")
+    transcript = Transcript(segments, language, segments[-1].end, "test")
     return store.save_episode(
         db, item, transcript, chunk_segments(segments, window),
         source_id=store.source_id_for(db, source, "Test Show"), chunk_seconds=window,

@@ -48,11 +48,11 @@ SENTENCES: dict[str, list[str]] = {lang: text.split() for lang, text in TEXTS.it
 }
 
 
-def terms(words: str | list[str], language: str | None) -> list[str]:
+def terms(words: str | list[str], language: str | None, *, extra: bool = True) -> list[str]:
     """The terms of a line given as a string of space-separated words or as a list."""
     if isinstance(words, str):
         words = words.split()
-    return [term for term, _ in analyze_words(words, language)]
+    return [term for term, _ in analyze_words(words, language, extra=extra)]
 
 
 def found(query: str, words: str | list[str], language: str | None) -> bool:
@@ -69,8 +69,8 @@ def found(query: str, words: str | list[str], language: str | None) -> bool:
 
 
 def meet(a: str, b: str, language: str | None) -> bool:
-    """True when two spellings give the same terms."""
-    return terms(a, language) == terms(b, language)
+    """True when two spellings, typed, give the same terms."""
+    return terms(a, language, extra=False) == terms(b, language, extra=False)
 
 
 def test_english_inflections_and_clitics():
@@ -205,7 +205,33 @@ def test_chinese_words_inside_runs():
     # one character is a unit of its own, which bigrams hold only as a prefix
     assert query_terms("住", ["zh"]) == [[["住"]]]
     assert not found("房屋", line, "zh")
-    assert query_terms("住房價格", ["zh"]) == [[["住房", "房價", "價格"]]]
+    assert query_terms("住房價格", ["zh"]) == [[["住房", "房价", "价格"]]]  # folded to simplified
+
+
+def test_traditional_and_simplified_chinese_meet():
+    line = SENTENCES["zh"]  # traditional, as whisper often writes Mandarin
+    assert found("价格", line, "zh") and found("这几年", line, "zh")
+    assert found("價格", ["住房价格上涨了"], "zh")
+    assert not found("价钱", line, "zh")
+
+
+def test_turkish_typed_without_its_letters():
+    line = ["Seçimlerde", "katılım", "oranı", "yüzde", "seksen", "oldu."]
+    for query in ("katilim orani", "secimlerde", "seçim", "oranı", "yuzde"):
+        assert found(query, line, "tr"), query
+    assert found('"katılım oranı"', line, "tr")
+
+
+def test_german_compounds_are_found_by_their_parts():
+    line = ["Der", "Wohnungsmarkt", "in", "Berlin", "und", "die", "Strompreise", "steigen."]
+    for part in ("Wohnung", "Wohnungen", "Markt", "Märkte", "Strom", "Preis", "wohnungsmarkt"):
+        assert found(part, line, "de"), part
+    assert found("Wohnungsmarkt in Berlin", line, "de")  # a phrase through a compound
+    assert found("wohnungsmärkte", line, "de")
+    # Lexicalised words and derivations are not split into parts a reader never means
+    for word, part in [("Bahnhof", "Hof"), ("Sonntag", "Sonne"), ("Thailand", "Land"),
+                       ("vereinbar", "Bar"), ("spielten", "ten")]:  # fmt: skip
+        assert not found(part, [word], "de"), (word, part)
 
 
 def test_japanese_words_inside_runs():
@@ -265,9 +291,9 @@ def test_word_indexes():
     ]
     # a bigram spanning two words belongs to the word of its first character
     assert analyze_words(["在", "這", "幾年", "住房"], "zh") == [
-        ("在這", 0),
-        ("這幾", 1),
-        ("幾年", 2),
+        ("在这", 0),
+        ("这几", 1),
+        ("几年", 2),
         ("年住", 2),
         ("住房", 3),
     ]
@@ -279,8 +305,8 @@ def test_word_indexes():
 
 
 def test_runs_break_at_punctuation_and_thai_spaces():
-    assert terms(["住房，", "價格"], "zh") == ["住房", "價格"]
-    assert terms(["住房", " 價格"], "zh") == ["住房", "房價", "價格"]
+    assert terms(["住房，", "價格"], "zh") == ["住房", "价格"]
+    assert terms(["住房", " 價格"], "zh") == ["住房", "房价", "价格"]
     assert terms(["กิน", "ข้าว"], "th") == ["กิน", "ข้าว"]
     assert terms(["ประเทศ", " ไทย"], "th") == ["ประเทศ", "ไทย"]
 
@@ -300,9 +326,9 @@ def test_query_units():
         [["covid", "19"]],
     ]
     assert query_terms("東京の地下鉄 AI技術", ["ja"]) == [
-        [["東京", "京の", "の地", "地下", "下鉄"]],
+        [["东京", "京の", "の地", "地下", "下鉄"]],
         [["ai"]],
-        [["技術"]],
+        [["技术"]],
     ]
     assert query_terms("BTS가 투표율은", ["ko"]) == [[["bts"]], [["투표율"]]]
     assert query_terms("เศรษฐกิจไทย", ["th"]) == [[["เศรษฐกิจ"]], [["ไทย"]]]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from indexer import store, timings
+from indexer import search, store, timings
 from indexer.chunk import chunk_segments
 from indexer.models import Chunk, MediaItem, Segment, Transcript, Word
 from tests.conftest import add_fake_episode, make_segment
@@ -75,7 +75,6 @@ def counts(db: sqlite_utils.Database) -> dict[str, int]:
 
 def found(db: sqlite_utils.Database, word: str) -> list[str]:
     """Texts of the chunks whose full-text index holds word (analysed as English)."""
-    from indexer import search
 
     return [row["text"] for row in store.search_chunks(db, search.parse_query(word, "en").strict)]
 
@@ -93,6 +92,7 @@ def assert_fts_consistent(db: sqlite_utils.Database) -> None:
 MIGRATIONS = [
     "m001_initial", "m002_follow_and_chapters", "m003_compact_timings", "m004_timings_v2",
     "m005_feed_scoped_keys", "m006_lines", "m007_analysed_search_text",
+    "m008_reanalysed_terms",
 ]  # fmt: skip
 
 
@@ -135,6 +135,32 @@ def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
     assert {"failures", "chapters"} <= set(db.table_names())
     assert "transcript_url" in db["episodes"].columns_dict
     assert found(db, "harbour")
+
+
+def test_an_upgrade_reanalyses_german_and_han_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "m007.db"
+    old = sqlite_utils.Database(path)
+    store.migrations.apply(old, stop_before="m008_reanalysed_terms")
+    de = add_fake_episode(old, [(0.0, "Der Wohnungsmarkt in Berlin")], media_id="de",
+                          language="de")  # fmt: skip
+    zh = add_fake_episode(old, [(0.0, "住房價格上漲了")], media_id="zh", language="zh")
+    en = add_fake_episode(old, HARBOUR, media_id="en")
+    # The terms an earlier version wrote: no compound parts, traditional characters
+    old.execute("update chunks set search_text = 'der wohnungsmarkt in berlin' "
+                "where episode_id = ?", [de])  # fmt: skip
+    old.execute("update chunks set search_text = '住房 房價 價上 上漲 漲了' where episode_id = ?",
+                [zh])  # fmt: skip
+    english = old.execute("select search_text from chunks where episode_id = ?", [en]).fetchall()
+    old.close()
+    db = store.open_db(path)
+    assert_fts_consistent(db)
+    for word, language, episode in [("Markt", "de", de), ("价格", "zh", zh), ("價格", "zh", zh)]:
+        chunks = store.search_chunks(db, search.parse_query(word, language).strict)
+        assert [c["episode_id"] for c in chunks] == [episode], word
+    assert (
+        db.execute("select search_text from chunks where episode_id = ?", [en]).fetchall()
+        == english
+    )
 
 
 def legacy_episode(
@@ -890,7 +916,6 @@ def test_search_row_fields(db: sqlite_utils.Database) -> None:
 
 
 def test_snippet_marks_the_matched_word(db: sqlite_utils.Database) -> None:
-    from indexer import search
 
     add_fake_episode(db, HARBOUR)
     snippet = search.search(db, "oyster").hits[0].snippet
@@ -899,7 +924,6 @@ def test_snippet_marks_the_matched_word(db: sqlite_utils.Database) -> None:
 
 
 def test_snippet_marks_stemmed_and_accented_matches(db: sqlite_utils.Database) -> None:
-    from indexer import search
 
     add_fake_episode(db, [(0.0, "The dredging of the Café channel.")])
     snippet = search.search(db, "dredge cafe").hits[0].snippet
