@@ -170,6 +170,8 @@ _LATIN_LETTERS = str.maketrans(
 _ARABIC_LETTERS = str.maketrans(
     {"ٱ": "ا", "ى": "ي", "ی": "ي", "ک": "ك", "ة": "ه", "ـ": None}  # after NFD: أ إ آ -> ا
 )
+# A nasal consonant with virama before another consonant, written as anusvara by many.
+_HALF_NASAL = re.compile("[\u0919\u091e\u0923\u0928\u092e]\u094d(?=[\u0915-\u0939])")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "′": "'", "`": "'", "´": "'"})
 _TURKISH_UPPER = str.maketrans({"I": "ı", "İ": "i"})
 # Invisible format characters vanish; a zero-width space separates words (Khmer, Myanmar).
@@ -275,12 +277,18 @@ def _fold(text: str, language: str | None) -> str:
             elif base == CYRILLIC:
                 if ch not in "\u0300\u0301" and not (ch == "\u0308" and out[-1:] == ["е"]):
                     out.append(ch)  # stress marks go, ё -> е, but й and ї stay
+            elif base == DEVANAGARI:
+                if ch != "\u093c":  # Hindi as typed: without nukta (जरूरी for ज़रूरी)
+                    out.append(ch)
             elif base not in (GREEK, ARABIC):
-                out.append(ch)  # Devanagari, Thai, ... marks are part of the word
+                out.append(ch)  # Thai, Tamil, ... marks are part of the word
             continue
         base = _script(ch)
         out.append(ch)
     folded = unicodedata.normalize("NFC", "".join(out))
+    if base == DEVANAGARI or "\u094d" in folded:
+        # हिन्दी and हिंदी, चाँद and चांद are one word each
+        folded = _HALF_NASAL.sub("\u0902", folded).replace("\u0901", "\u0902")
     return folded.translate(_LATIN_LETTERS).translate(_ARABIC_LETTERS)
 
 
@@ -299,6 +307,8 @@ def _stem_run(text: str, language: str | None, stem_first: bool | None = None) -
     if stem_first is None:
         stem_first = language in _STEM_BEFORE_FOLD
     word = text if stem_first else _fold(text, language)
+    if language in (None, "en") and word.isascii():
+        word = _american().get(word, word)  # colour, organise, travelled: one term each
     if algorithm is not None:
         assert language is not None
         if _in_scripts(word, _SCRIPTS.get(language, _LATIN_ONLY)):
@@ -317,16 +327,69 @@ def _stem_run(text: str, language: str | None, stem_first: bool | None = None) -
     return _fold(word, language)
 
 
-# Languages that write compounds as one word, with the wordfreq list their parts are
-# looked up in; and the linking elements between parts (Wohnung-s-markt, Kind-er-garten).
-_COMPOUNDING = {"de": "de"}  # measured on German only; Dutch and Swedish would be alike
+# Languages whose words are split into compound parts, with the wordfreq list the parts
+# are looked up in, and how: Germanic compounds of two or three parts with linking
+# elements (Wohnung-s-markt, Kind-er-garten); two plain parts (doğal-gaz, पाइप-लाइन);
+# Romance words after a known prefix only (tele-trabajo, micro-pisos).
+GERMANIC, PLAIN, PREFIXED = "germanic", "plain", "prefixed"
+_COMPOUNDING: dict[str, tuple[str, str]] = {
+    **{code: (code, GERMANIC) for code in ("de", "nl", "sv", "da", "is")},
+    "no": ("nb", GERMANIC), "nn": ("nb", GERMANIC),
+    # (not English: its compounds are mostly written apart, and English relevance is
+    # measured on whole words)
+    **{code: (code, PLAIN) for code in ("tr", "hi", "fi", "hu")},
+    **{code: (code, PREFIXED) for code in ("es", "it", "pt", "ca", "fr")},
+}  # fmt: skip
 _LINKS = ("", "s", "es", "n", "en", "e", "er", "ens")
+_PREFIXES = frozenset(
+    [
+        "tele",
+        "micro",
+        "macro",
+        "mini",
+        "maxi",
+        "auto",
+        "super",
+        "hiper",
+        "hyper",
+        "ultra",
+        "multi",
+        "inter",
+        "anti",
+        "contra",
+        "sobre",
+        "semi",
+        "bio",
+        "eco",
+        "euro",
+        "narco",
+        "ciber",
+        "cyber",
+        "video",
+        "vídeo",
+        "foto",
+        "radio",
+        "termo",
+        "hidro",
+        "agro",
+        "electro",
+        "neuro",
+        "psico",
+        "socio",
+        "mega",
+        "nano",
+        "vice",
+        "pluri",
+        "poli",
+    ]  # noqa: SIM905
+)
 _MIN_PART = 3
 # Parts more common than this are function words and prefixes (ein, auf, über): "Einsatz"
 # is not about a "Satz".
 _MAX_PART_FREQ = 5e-4
-_SPLIT_RATIO = 10.0
-# Suffixes and prefixes that the word list holds as words of their own (English "ten",
+# A split must be this much likelier than the whole word (Koehn and Knight use 1).
+_SPLIT_RATIO = 1.0
+# Suffixes and prefixes that the word lists hold as words of their own (English "ten",
 # "and"), which are never a part a reader searches for.
 _NOT_PARTS = frozenset(
     [
@@ -359,8 +422,18 @@ _NOT_PARTS = frozenset(
         "haft",
         "los",
         "tum",
-    ]
+        "ción",
+        "ment",
+        "mente",
+        "ler",
+        "lar",
+    ]  # noqa: SIM905
 )
+
+
+def _wordlike(word: str) -> bool:
+    """Letters and marks only (Devanagari vowel signs are marks, not letters)."""
+    return all(ch.isalpha() or unicodedata.category(ch)[0] == "M" for ch in word)
 
 
 @functools.cache
@@ -371,54 +444,85 @@ def _word_frequencies(wordlist: str) -> dict[str, float]:
     return wordfreq.get_frequency_dict(wordlist, "small")
 
 
+@functools.cache
+def _stem_frequencies(language: str) -> dict[str, float]:
+    """The same list by stem (the commonest form's frequency): an inflected head
+    (Gewerkschaften, doğalgazın) is found by its stem."""
+    stems: dict[str, float] = {}
+    for word, f in _word_frequencies(_COMPOUNDING[language][0]).items():
+        if _wordlike(word) and f <= _MAX_PART_FREQ and word not in _NOT_PARTS:
+            stem = _stem_run(word, language)
+            if len(stem) >= _MIN_PART and f > stems.get(stem, 0.0):
+                stems[stem] = f
+    return stems
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _compound_parts(word: str, language: str) -> tuple[str, ...]:
-    """The parts of a compound word as dictionary words (lowercase, unfolded, linking
-    elements removed), or () when it is not one.
+    """The stems of a compound word's parts, or () when it is not one.
 
     Koehn and Knight (2003): the split whose known parts have the highest geometric mean
-    frequency wins, when that beats the frequency of the whole word.
+    frequency wins, when that beats the frequency of the whole word. Modifiers are looked
+    up as written (with a linking element, or as a stem: Heiz-kosten, Schul-bus), the
+    head by its stem.
     """
-    if len(word) < 2 * _MIN_PART + 1 or not word.isalpha():
+    if len(word) < 2 * _MIN_PART + 1 or not _wordlike(word):
         return ()
-    freq = _word_frequencies(_COMPOUNDING[language])
+    wordlist, style = _COMPOUNDING[language]
+    freq = _word_frequencies(wordlist)
+    stems = _stem_frequencies(language)
+    links = _LINKS if style == GERMANIC else ("",)
 
-    def known(part: str, head: bool) -> tuple[float, str]:
-        """A part's frequency and dictionary form; a modifier may carry a linking
-        element (Wohnung-s-) or be a stem (Heiz-kosten, Schul-bus)."""
+    def modifier(part: str) -> tuple[float, str]:
+        if style == PREFIXED:
+            return (_MAX_PART_FREQ, part) if part in _PREFIXES else (0.0, "")
         found = (0.0, "")
-        for link in ("",) if head else _LINKS:
+        for link in links:
             if link and not part.endswith(link):
                 continue
             base = part[: len(part) - len(link)]
-            for form in (base,) if head else (base, base + "e", base + "en"):
+            # a stem that is no word stands for one (Schul-bus, Heiz-kosten)
+            stand_in = style == GERMANIC and not link and base not in freq
+            for form in (base, base + "e", base + "en") if stand_in else (base,):
                 f = freq.get(form, 0.0)
-                if (len(base) >= _MIN_PART and found[0] < f <= _MAX_PART_FREQ
-                        and form not in _NOT_PARTS):  # fmt: skip
+                # a 3-letter word before a link is mostly a fragment (unt-er-gang)
+                if len(base) >= _MIN_PART + bool(link) and found[0] < f <= _MAX_PART_FREQ \
+                        and form not in _NOT_PARTS:  # fmt: skip
                     found = (f, form)
         return found
 
-    # Only compounds much rarer than their parts are split: the productive ones a reader
-    # finds by a part (Wohnungsmarkt), not lexicalised words (Bahnhof, Sonntag, Thailand).
-    best: tuple[float, tuple[str, ...]] = (_SPLIT_RATIO * freq.get(word, 0.0), ())
+    def head(part: str) -> tuple[float, str]:
+        stem = _stem_run(part, language)
+        return (
+            (0.0, stem)
+            if part in _NOT_PARTS or stem in _NOT_PARTS
+            else (stems.get(stem, 0.0), stem)
+        )
+
+    whole = max(freq.get(word, 0.0), stems.get(_stem_run(word, language), 0.0))
+    best: tuple[float, tuple[str, ...]] = (_SPLIT_RATIO * whole, ())
     n = len(word)
     for i in range(_MIN_PART, n - _MIN_PART + 1):
-        first, first_form = known(word[:i], False)
+        first, first_form = modifier(word[:i])
         if not first:
             continue
-        last, last_form = known(word[i:], True)
+        last, last_stem = head(word[i:])
         if last and (first * last) ** 0.5 > best[0]:
-            best = ((first * last) ** 0.5, (first_form, last_form))
-        # Three parts only with a head of 4+ letters: "Bürgermeisterin" is not Burg-Meist-Rin.
-        for j in range(i + _MIN_PART, n - _MIN_PART):
-            middle, middle_form = known(word[i:j], False)
+            best = ((first * last) ** 0.5, (first_form, last_stem))
+        for j in range(i + _MIN_PART, n - _MIN_PART) if style == GERMANIC else ():
+            middle, middle_form = modifier(word[i:j])
             if not middle:
                 continue
-            last, last_form = known(word[j:], True)
+            last, last_stem = head(word[j:])
             score = (first * middle * last) ** (1 / 3) if last else 0.0
             if score > best[0]:
-                best = (score, (first_form, middle_form, last_form))
-    return best[1]
+                # with the first two parts as one (Lokführer-gewerkschaft)
+                best = (score, (first_form, middle_form, last_stem, word[:j]))
+    if not best[1]:
+        return ()
+    parts = best[1] if len(best[1]) == 2 else (*best[1][:2], best[1][3], best[1][2])
+    return tuple(p if p == best[1][-1 if len(best[1]) == 2 else 2] else _stem_run(p, language)
+                 for p in parts)  # fmt: skip
 
 
 def _run_terms(run: str, language: str | None, extra: bool) -> tuple[str, ...]:
@@ -427,15 +531,30 @@ def _run_terms(run: str, language: str | None, extra: bool) -> tuple[str, ...]:
     term = _stem_run(run, language)
     if not term or not extra:
         return (term,) if term else ()
+    terms = [term]
     if language in _STEM_BEFORE_FOLD and not run.isascii():
         # Also the term of the word typed without its accents (katilim orani for katılım
         # oranı), which the stemmer reads differently: both are indexed.
         plain = _stem_run(run, language, stem_first=False)
-        return (term, plain) if plain and plain != term else (term,)
-    if language not in _COMPOUNDING or len(run) < 2 * _MIN_PART + 1:
-        return (term,)
-    stems = (_stem_run(part, language) for part in _compound_parts(run, language))
-    return (term, *(s for s in stems if s))
+        if plain and plain != term:
+            terms.append(plain)
+    if language in _COMPOUNDING and len(run) >= 2 * _MIN_PART + 1:
+        terms += [p for p in _compound_parts(run, language) if p and p not in terms]
+    return tuple(terms)
+
+
+@functools.cache
+def _american() -> dict[str, str]:
+    """British spellings -> American ones (breame's list of about 1,700 words and forms)."""
+    from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
+
+    return dict(BRITISH_ENGLISH_SPELLINGS)
+
+
+def has_british_spelling(text: str) -> bool:
+    """True when the text holds a word that breame spells differently in American English."""
+    spellings = _american()
+    return any(word in spellings for word in re.findall(r"[a-z]+", text.lower()))
 
 
 @functools.cache
@@ -663,6 +782,11 @@ _HAN = re.compile("[\u2e80-\u2fdf\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U000200
 def has_han(text: str) -> bool:
     """True when the text holds a Han character (Chinese, or kanji)."""
     return not text.isascii() and _HAN.search(text) is not None
+
+
+def has_devanagari(text: str) -> bool:
+    """True when the text holds a Devanagari character (Hindi, Marathi, Nepali...)."""
+    return not text.isascii() and re.search("[\u0900-\u097f]", text) is not None
 
 
 def scripts_in(text: str) -> frozenset[str]:

@@ -45,7 +45,7 @@ class Query:
     @property
     def strict(self) -> str:
         """FTS5 expression requiring every phrase."""
-        return " AND ".join(_fts_phrase(p) for p in self.phrases)
+        return _strict(self.phrases)
 
     @property
     def words(self) -> Query:
@@ -90,6 +90,10 @@ def _words(text: str) -> list[str]:
     if word:
         out.append("".join(word))
     return out
+
+
+def _strict(phrases: tuple[tuple[str, ...], ...]) -> str:
+    return " AND ".join(_fts_phrase(p) for p in phrases)
 
 
 def parse_query(text: str, language: str | None = None) -> Query:
@@ -623,7 +627,7 @@ def search(
         prefixes = tuple(t.lower() for t in re.findall(r"([^\W_]+)\*", text))
         return Results(_hits(db, rows, query, False, prefixes), total)
 
-    query = _analysed_query(db, text, filters)
+    query, filters = _analysed_query(db, text, filters)
     several = len(query.phrases) > 1 or any(len(p) > 1 for p in query.phrases)
     few = _rank_few(db, query, filters)
     if few is None and several and offset + limit <= MAX_PROXIMITY_POOL:
@@ -674,31 +678,47 @@ def search(
     return Results(hits + partial, total, partial=bool(partial))
 
 
-def _analysed_query(db: sqlite_utils.Database, text: str, filters: dict[str, Any]) -> Query:
+def _analysed_query(
+    db: sqlite_utils.Database, text: str, filters: dict[str, Any]
+) -> tuple[Query, dict[str, Any]]:
     """The query analysed in the language given, or else in the index language whose
-    analysis finds the most.
+    analysis finds the most; and the filters, kept to the languages that read the query
+    so (an English "operation" does not find Spanish "operaciones" by its Spanish stem).
 
     Only languages whose analysis differs are compared (a Chinese query reads the same in
     every language), so most queries cost no extra lookup.
     """
     if filters["language"]:
-        return parse_query(text, filters["language"])
+        return parse_query(text, filters["language"]), filters
     languages = store.languages(db)
     if len(languages) <= 1:
-        return parse_query(text, languages[0] if languages else None)
+        return parse_query(text, languages[0] if languages else None), filters
     scripts = analyze.scripts_in(text)
     fitting = [lang for lang in languages if analyze.stems_script(lang, scripts)]
-    candidates = list(dict.fromkeys(parse_query(text, lang) for lang in (fitting or languages)[:6]))
-    if len(candidates) == 1:
-        return candidates[0]
-    found = {q: store.count_chunks(db, q.strict, cap=GUESS_CAP, **filters) for q in candidates}
-    return max(candidates, key=lambda q: found[q])  # ties: the commonest language
+    parsed = {lang: parse_query(text, lang) for lang in languages}
+    readers: dict[tuple[tuple[str, ...], ...], tuple[str | None, ...]] = {}
+    for lang in languages:  # the languages that read the query alike, commonest first
+        readers[parsed[lang].phrases] = (*readers.get(parsed[lang].phrases, ()), lang)
+    if len(readers) == 1:
+        return parsed[languages[0]], filters
+    candidates = list(dict.fromkeys(parsed[lang].phrases for lang in (fitting or languages)[:6]))
+
+    def within(phrases: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+        group = readers[phrases]
+        return {**filters, "language": group if None in group else (*group, None)}
+
+    best = candidates[0]
+    if len(candidates) > 1:
+        found = {p: store.count_chunks(db, _strict(p), cap=GUESS_CAP, **within(p))
+                 for p in candidates}  # fmt: skip
+        best = max(candidates, key=lambda p: found[p])  # ties: the commonest language
+    return parsed[readers[best][0]], within(best)
 
 
 def _guess_language(db: sqlite_utils.Database, text: str, filters: dict[str, Any]) -> str | None:
     """The language `_analysed_query` picks, or None when the text has no words."""
     try:
-        return _analysed_query(db, text, filters).language
+        return _analysed_query(db, text, filters)[0].language
     except QueryError:
         return None
 

@@ -197,12 +197,19 @@ def m007_analysed_search_text(db: sqlite_utils.Database) -> None:
 @migrations()
 def m008_reanalysed_terms(db: sqlite_utils.Database) -> None:
     """Re-analyse the chunks whose terms changed: German (compound parts are indexed),
-    Turkish, French, Polish, Czech, Romanian (accent-less forms too) and any with Han
-    characters (folded to simplified)."""
+    Turkish, French, Polish, Czech, Romanian (accent-less forms too), English with British
+    spellings (now American terms), and any with Han (folded to simplified) or Devanagari
+    (nukta and nasals folded) characters."""
     changed = {"de", "tr", "az", "fr", "pl", "cs", "ro"}
+
+    def changes(text: str, language: str | None) -> bool:
+        code = analyze.language_code(language)
+        return (code in changed or analyze.has_han(text) or analyze.has_devanagari(text)
+                or (code in (None, "en") and analyze.has_british_spelling(text)))  # fmt: skip
+
     _rewrite_chunks(db, "search_text", lambda start, text, blob, language: (
-        search_text(timings.decode(text, blob, start), language)
-        if analyze.language_code(language) in changed or analyze.has_han(text) else None
+        search_text(timings.decode(text, blob, start), language) if changes(text, language)
+        else None
     ), reindex=True)  # fmt: skip
 
 
@@ -650,12 +657,21 @@ _HIT_COLUMNS = (
 )
 
 
+Languages = str | tuple[str | None, ...] | None  # one base code, or any of several (None: unknown)
+
+
 def _filters(source: str | None, date_from: str | None, date_to: str | None,
-             language: str | None = None) -> tuple[str, list[Any]]:  # fmt: skip
+             language: Languages = None) -> tuple[str, list[Any]]:  # fmt: skip
     where, params = [], []
     if language:  # "pt" takes in "pt-BR" too
-        where.append("(e.language = ? or e.language like ?)")
-        params += [language, f"{language}-%"]
+        either = []
+        for code in (language,) if isinstance(language, str) else language:
+            if code is None:
+                either.append("e.language is null")
+            else:
+                either.append("e.language = ? or e.language like ?")
+                params += [code, f"{code}-%"]
+        where.append("(" + " or ".join(either) + ")")
     if source:
         where.append(
             "e.source_id in (select id from sources where cast(id as text) = ? "
@@ -710,7 +726,7 @@ def search_window(
     source: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
-    language: str | None = None,
+    language: Languages = None,
     limit: int = 20,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int, tuple[int, int] | None]:
@@ -762,7 +778,7 @@ def few_matches(
     source: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
-    language: str | None = None,
+    language: Languages = None,
 ) -> list[int] | None:
     """Ids of every chunk matching, newest first, or None when more than `cap` match."""
     ids = _newest_ids(
@@ -773,7 +789,7 @@ def few_matches(
 
 def _newest_ids(db: sqlite_utils.Database, match: str, limit: int, source: str | None,
                 date_from: str | None, date_to: str | None, above: int | None = None,
-                oldest_first: bool = False, language: str | None = None) -> list[int]:  # fmt: skip
+                oldest_first: bool = False, language: Languages = None) -> list[int]:  # fmt: skip
     extra, params = _filters(source, date_from, date_to, language)
     if above is not None:
         extra, params = extra + " and f.rowid > ?", [*params, above]
@@ -787,7 +803,7 @@ def _newest_ids(db: sqlite_utils.Database, match: str, limit: int, source: str |
 def some_match_ids(db: sqlite_utils.Database, match: str, limit: int, *,
                    source: str | None = None, date_from: str | None = None,
                    date_to: str | None = None, above: int | None = None,
-                   language: str | None = None) -> list[int]:  # fmt: skip
+                   language: Languages = None) -> list[int]:  # fmt: skip
     """Ids of up to `limit` chunks matching an FTS5 expression under the filters, the oldest
     first (the fast direction); with `above`, only chunks with a larger id."""
     return _newest_ids(
@@ -861,7 +877,7 @@ def match_ids(
     source: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
-    language: str | None = None,
+    language: Languages = None,
     limit: int = COUNT_CAP,
 ) -> set[int]:
     """Ids of (up to `limit`, the newest) chunks matching an FTS5 expression under the filters."""
@@ -875,7 +891,7 @@ def count_chunks(
     source: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
-    language: str | None = None,
+    language: Languages = None,
     cap: int = COUNT_CAP,
 ) -> int:
     """How many chunks match under the filters, counting at most cap + 1."""

@@ -215,6 +215,20 @@ def test_traditional_and_simplified_chinese_meet():
     assert not found("价钱", line, "zh")
 
 
+def test_british_and_american_spellings_meet():
+    line = ["The", "neighbourhood", "centre", "was", "organised", "by", "the", "harbour", "board."]
+    for query in ("neighborhood", "center", "organized", "organize", "harbor", "harbour"):
+        assert found(query, line, "en"), query
+    assert found("colors", ["Its", "colours", "faded."], None)  # unknown language too
+    assert not found("four", ["for", "the", "hour"], "en")
+
+
+def test_hindi_as_typed_without_nukta_and_with_anusvara():
+    assert meet("ज़रूरी", "जरूरी", "hi") and meet("फ़िल्म", "फिल्म", "hi")
+    assert meet("हिन्दी", "हिंदी", "hi") and meet("चाँद", "चांद", "hi")
+    assert not found("दिल", ["दिल्ली"], "hi")
+
+
 def test_turkish_typed_without_its_letters():
     line = ["Seçimlerde", "katılım", "oranı", "yüzde", "seksen", "oldu."]
     for query in ("katilim orani", "secimlerde", "seçim", "oranı", "yuzde"):
@@ -228,9 +242,21 @@ def test_german_compounds_are_found_by_their_parts():
         assert found(part, line, "de"), part
     assert found("Wohnungsmarkt in Berlin", line, "de")  # a phrase through a compound
     assert found("wohnungsmärkte", line, "de")
+    # an inflected head, three parts, and the first two of them as one
+    assert found("Gewerkschaft", ["Lokführergewerkschaften"], "de")
+    assert found("Lokführer", ["Lokführergewerkschaft"], "de")
+    assert found("Bahnhof", ["Münchner", "Hauptbahnhof"], "de")
+
+
+def test_compound_parts_in_other_languages():
+    assert found("gaz", ["doğalgazın"], "tr") and found("yakıt", ["akaryakıt"], "tr")
+    assert found("पाइप", ["पाइपलाइन"], "hi")
+    assert found("trabajo", ["teletrabajo"], "es")  # after a known prefix only
+    assert not found("mayor", ["Sotomayor"], "es")
+    assert not found("care", ["healthcare"], "en")  # English words are kept whole
     # Lexicalised words and derivations are not split into parts a reader never means
-    for word, part in [("Bahnhof", "Hof"), ("Sonntag", "Sonne"), ("Thailand", "Land"),
-                       ("vereinbar", "Bar"), ("spielten", "ten")]:  # fmt: skip
+    for word, part in [("Einsatz", "Satz"), ("vereinbar", "Bar"), ("spielten", "ten"),
+                       ("Untergang", "unter")]:  # fmt: skip
         assert not found(part, [word], "de"), (word, part)
 
 

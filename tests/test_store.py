@@ -779,7 +779,7 @@ def test_rechunk_episode(db: sqlite_utils.Database) -> None:
     assert narrow == len(chunk_segments(segments_before, 10.0))
     assert store.get_segments(db, episode_id) == segments_before
     assert store.get_episode(db, episode_id)["chunk_seconds"] == 10.0
-    assert store.count_chunks(db, '"harbour"') == narrow
+    assert store.count_chunks(db, '"harbor"') == narrow
     rows = store.search_chunks(db, '"sentenc 0"')  # as analysed: English stems
     assert [[s.text for s in store.chunk_segments(r)] for r in rows] == [
         [f"sentence {i} about the harbour" for i in range(3)]
@@ -808,7 +808,7 @@ def test_rechunk_leaves_other_episodes_alone(db: sqlite_utils.Database) -> None:
     segments = store.get_segments(db, first)
     store.replace_chunks(db, first, segments, chunk_segments(segments, 1000.0), 1e3)
     assert found(db, "library") == ["library talk"]
-    assert store.count_chunks(db, '"harbour"') == 1
+    assert store.count_chunks(db, '"harbor"') == 1
 
 
 # --- searching -------------------------------------------------------------------------
@@ -949,10 +949,10 @@ def test_count_chunks(db: sqlite_utils.Database) -> None:
     lines = [(i * 50.0, f"part {i} harbour" if i % 2 else f"part {i}") for i in range(6)]
     add_fake_episode(db, lines)
     assert db.table("chunks").count == 6
-    assert store.count_chunks(db, '"harbour"') == 3
+    assert store.count_chunks(db, '"harbor"') == 3
     assert store.count_chunks(db, '"part"') == 6
     assert store.count_chunks(db, '"zeppelin"') == 0
-    assert store.count_chunks(db, '"part" NOT "harbour"') == 3
+    assert store.count_chunks(db, '"part" NOT "harbor"') == 3
 
 
 def test_bad_fts_syntax_raises_sqlite_error(db: sqlite_utils.Database) -> None:
