@@ -272,7 +272,14 @@ def _fold(text: str, language: str | None) -> str:
     for ch in unicodedata.normalize("NFD", text):
         if unicodedata.combining(ch):
             if base == LATIN:
-                if language in _KEEP_LATIN_MARKS or (ch == "\u0303" and out[-1:] == ["n"]):
+                if (
+                    language in _KEEP_LATIN_MARKS
+                    or (ch == "\u0303" and out[-1:] == ["n"])
+                    or (
+                        # French ï tells words apart: maïs (maize) is not mais (but)
+                        ch == "\u0308" and language == "fr" and out[-1:] == ["i"]
+                    )
+                ):
                     out.append(ch)  # ñ is a letter of its own: año is not ano
             elif base == CYRILLIC:
                 if ch not in "\u0300\u0301" and not (ch == "\u0308" and out[-1:] == ["е"]):
@@ -314,6 +321,8 @@ def _stem_run(text: str, language: str | None, stem_first: bool | None = None) -
         if _in_scripts(word, _SCRIPTS.get(language, _LATIN_ONLY)):
             if language == "ar" and word.startswith(_ARABIC_JOINED) and len(word) > 4:
                 word = word[1:]  # و/ف/ب/ك + ال: Snowball only knows some of these
+            if language == "ar" and word.endswith("ات") and len(word) >= 5:
+                word = word[:-2]  # the plural ريالات -> ريال, which Snowball leaves as ريالا
             word = _stem(word, algorithm)
             if language == "tr":
                 # Snowball Turkish strips one layer of suffixes per call (seçimler -> seçim)
@@ -322,6 +331,8 @@ def _stem_run(text: str, language: str | None, stem_first: bool | None = None) -
                     if again == word:
                         break
                     word = again
+                if len(word) >= 5 and word[-1] == "s" and word[-2] in "aeıioöuü":
+                    word = word[:-1]  # the buffer s of a possessive: atölyesi -> atölye
             elif language == "ar" and word.startswith("ال") and len(word) > 4:
                 word = word[2:]
     return _fold(word, language)
@@ -493,6 +504,8 @@ def _compound_parts(word: str, language: str) -> tuple[str, ...]:
 
     def head(part: str) -> tuple[float, str]:
         stem = _stem_run(part, language)
+        if not _fold(part, language).startswith(stem):
+            return 0.0, stem  # the stemmer ate more than an ending (sinde -> nde): no word
         return (
             (0.0, stem)
             if part in _NOT_PARTS or stem in _NOT_PARTS
@@ -655,14 +668,39 @@ def _word_parts(word: str, language: str | None, extra: bool = True) -> tuple[Pa
             if kind == CJK:
                 parts.append(("c", run.translate(_simplified())))
             elif kind == SEA:
-                parts.append(("s", run))
+                # อีเมล์ and อีเมล: the silencing mark is often left out
+                parts.append(("s", run.replace("\u0e4c", "")))
             elif kind == HANGUL:
                 if k and run in _KO_PARTICLES:
                     continue  # a bare particle after a non-Hangul word: BTS가, AI를
-                parts.append(("t", _strip_particles(run)))
+                # Without its particles, then as syllable pairs like Han: compound nouns
+                # are written with and without spaces (사전투표, 사전 투표; 정치평론가).
+                parts.append(("c", _strip_particles(run)))
             else:
                 parts.extend(("t", term) for term in _run_terms(run, language, extra))
     return tuple(parts)
+
+
+def _clusters(run: str) -> list[tuple[str, int]]:
+    """A run's letters, each with the marks that follow it, and where each starts."""
+    out: list[tuple[str, int]] = []
+    for i, ch in enumerate(run):
+        if out and unicodedata.category(ch)[0] == "M":
+            out[-1] = (out[-1][0] + ch, out[-1][1])
+        else:
+            out.append((ch, i))
+    return out
+
+
+def is_lone_unit(term: str) -> bool:
+    """True for a term of one Han, kana or Hangul character or one Thai-like letter with its
+    marks: the pairs of the index hold it only as a prefix."""
+    if not term or term.isascii() or not term[0].isalpha():
+        return False
+    script = _script(term[0])
+    if script in (CJK, HANGUL):
+        return len(term) == 1
+    return script == SEA and len(_clusters(term)) == 1
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -699,8 +737,13 @@ def analyze_words(
             for j in range(len(run_chars) - 1):
                 terms.append((run_chars[j] + run_chars[j + 1], run_words[j]))
         elif run_kind == "s":
-            for term, offset in _sea_words("".join(run_chars)):
-                terms.append((term, run_words[offset]))
+            # Pairs of letters (with their marks), like Han: ICU's words depend on the
+            # context, so a word typed alone was often cut otherwise than in the sentence.
+            clusters = _clusters("".join(run_chars))
+            if len(clusters) == 1:
+                terms.append((clusters[0][0], run_words[0]))
+            for (a, at), (b, _) in zip(clusters, clusters[1:], strict=False):
+                terms.append((a + b, run_words[at]))
         run_chars.clear()
         run_words.clear()
 
@@ -787,6 +830,63 @@ def has_han(text: str) -> bool:
 def has_devanagari(text: str) -> bool:
     """True when the text holds a Devanagari character (Hindi, Marathi, Nepali...)."""
     return not text.isascii() and re.search("[\u0900-\u097f]", text) is not None
+
+
+_PARTICLES_JA = frozenset("がをのにはでともへやかねよ")
+
+
+def _hiragana(text: str) -> bool:
+    return all("\u3041" <= ch <= "\u309f" for ch in text)
+
+
+def query_words(text: str) -> list[str]:
+    """A typed word cut where a reader would: a Chinese or Japanese run into ICU's words,
+    each found on its own (北京西站候车大厅 finds 北京西站的候车大厅). Japanese particles
+    (を, が, の) go, and a verb or adjective keeps only its first kana after the kanji, so
+    that any ending matches (見合わせる -> 見合わ finds 見合わせています)."""
+    if text.isascii():
+        return [text]
+    if any(_script(ch) == SEA for ch in text):
+        return [w for w, _ in _sea_words(text)] if all(
+            _script(ch) == SEA for ch in text if ch.isalpha()) else [text]  # fmt: skip
+    if not any(_script(ch) == CJK for ch in text):
+        return [text]
+    pieces: list[str] = []
+    kinds: list[str] = []  # "o" other, "k" ends in kanji/katakana, "h" hiragana, "1" lone Han
+    for segment in WordBreaker(text, Locale("ja")):
+        if not any(_is_token_char(ch) for ch in segment):
+            continue
+        if not all(_script(ch) == CJK for ch in segment if _is_token_char(ch)):
+            kind = "o"
+        elif _hiragana(segment):
+            if segment in _PARTICLES_JA:
+                pieces.append("")  # a particle separates words
+                kinds.append("p")
+                continue
+            kind = "h"
+        elif _hiragana(segment[-1]):
+            kind = "v"  # a verb or adjective with its ending: 見合わせる
+        else:
+            kind = "1" if len(segment) == 1 else "k"
+        last = kinds[-1] if kinds else ""
+        if kind == "h" and last in ("k", "1", "v"):
+            pieces[-1] += segment  # okurigana and endings join their kanji: 飛+ば+さ+れる
+            kinds[-1] = "v"
+        elif kind == "1" and last == "1":
+            pieces[-1] += segment  # lone characters in a row are one word ICU doesn't know
+        elif kind == "o" and last == "o":
+            pieces[-1] += segment
+        else:
+            pieces.append(segment)
+            kinds.append(kind)
+    words = []
+    for piece, kind in zip(pieces, kinds, strict=True):
+        if kind == "v":  # keep the first kana after the kanji
+            stem = piece.rstrip("".join(chr(c) for c in range(0x3041, 0x30A0)))
+            piece = piece[: len(stem) + 1]
+        if piece:
+            words.append(piece)
+    return words or [text]
 
 
 def scripts_in(text: str) -> frozenset[str]:

@@ -67,7 +67,7 @@ def _fts_phrase(phrase: tuple[str, ...]) -> str:
 
 
 def _lone_cjk(term: str) -> bool:
-    return len(term) == 1 and analyze.scripts_in(term) == {analyze.CJK}
+    return analyze.is_lone_unit(term)
 
 
 def tokens(text: str) -> list[str]:
@@ -115,7 +115,7 @@ def parse_query(text: str, language: str | None = None) -> Query:
         else:
             # Apostrophes, hyphens and dots join a word's pieces into a phrase ("don't",
             # "e-mail", "U.S."); any other punctuation separates words.
-            for word in _words(part):
+            for word in (w for typed in _words(part) for w in analyze.query_words(typed)):
                 terms = [t for unit in analyze.query_terms(word, [language]) for t in unit[0]]
                 if terms:
                     phrases.append(tuple(terms))

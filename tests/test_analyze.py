@@ -2,7 +2,13 @@ import sqlite3
 
 import pytest
 
-from indexer.analyze import analyze_words, language_code, query_terms
+from indexer.analyze import (
+    analyze_words,
+    is_lone_unit,
+    language_code,
+    query_terms,
+    query_words,
+)
 
 TOKENIZE = "unicode61 remove_diacritics 0 categories 'L* N* Co M*'"
 
@@ -58,10 +64,13 @@ def terms(words: str | list[str], language: str | None, *, extra: bool = True) -
 def found(query: str, words: str | list[str], language: str | None) -> bool:
     """True when every unit of the query has an alternative that occurs as a phrase."""
     indexed = terms(words, language)
-    units = query_terms(query, [language])
+    units = [u for typed in query.split() for w in query_words(typed)
+             for u in query_terms(w, [language])]  # fmt: skip
     assert units, query
 
     def occurs(phrase: list[str]) -> bool:
+        if len(phrase) == 1 and is_lone_unit(phrase[0]):  # as search looks for it: a prefix
+            return any(term.startswith(phrase[0]) for term in indexed)
         n = len(phrase)
         return any(indexed[i : i + n] == phrase for i in range(len(indexed) - n + 1))
 
@@ -229,6 +238,20 @@ def test_hindi_as_typed_without_nukta_and_with_anusvara():
     assert not found("दिल", ["दिल्ली"], "hi")
 
 
+def test_korean_compounds_with_and_without_spaces():
+    assert found("사전 투표", ["사전투표율이", "높았다"], "ko")
+    assert found("사전투표", ["사전", "투표가", "시작됐다"], "ko")
+    assert found("평론가", ["정치평론가", "박상철"], "ko")
+    assert not found("부동산", ["부동층이", "많다"], "ko")
+
+
+def test_chinese_and_japanese_queries_are_cut_into_words():
+    assert found("北京西站候车大厅", ["我在北京西站的候车大厅"], "zh")  # 的 left out
+    assert found("運転を見合わせる", ["新幹線は", "運転を見合わせています。"], "ja")
+    assert found("瓦が飛ばされる", ["屋根の瓦が飛ばされたんです"], "ja")
+    assert not found("地下水", ["東京の地下鉄は"], "ja")
+
+
 def test_turkish_typed_without_its_letters():
     line = ["Seçimlerde", "katılım", "oranı", "yüzde", "seksen", "oldu."]
     for query in ("katilim orani", "secimlerde", "seçim", "oranı", "yuzde"):
@@ -264,7 +287,8 @@ def test_japanese_words_inside_runs():
     line = SENTENCES["ja"]
     for word in ("選挙", "地下鉄", "新幹線", "混雑", "地下鉄と新幹線"):
         assert found(word, line, "ja"), word
-    assert not found("選挙前", line, "ja")
+    assert found("選挙前", line, "ja")  # 選挙 and 前: "ahead of the election" (選挙を前に)
+    assert not found("選挙区", line, "ja")
     # punctuation ends a run: no bigram across 、
     assert "に地" not in terms(SENTENCES["ja"], "ja")
     assert terms(["ｶﾀｶﾅ"], "ja") == ["カタ", "タカ", "カナ"]  # half-width kana
@@ -289,7 +313,12 @@ def test_thai_words_in_fragments():
     assert found("นายกรัฐมนตรี", line, "th")
     assert found("กำลัง", line, "th")
     assert not found("การศึกษา", line, "th")
-    assert "เศรษฐกิจ" in terms(line, "th")
+    # indexed as pairs of letters: a word typed alone, which ICU cuts otherwise than in
+    # the sentence (ไต้ + ฝุ่น there), is still found
+    assert found("ไต้ฝุ่น", ["พายุไต้ฝุ่นยางิ", "เข้า"], "th")
+    assert found("ระดับน้ำปิง", ["ระดับน้ำแม่น้ำปิงสูงขึ้น"], "th")  # a word left out
+    assert found("อีเมล์", ["ส่งมาทางอีเมลของรายการ"], "th")  # the silencing mark
+    assert not found("ปิงปอง", ["ระดับน้ำแม่น้ำปิงสูงขึ้น"], "th")
 
 
 @pytest.mark.parametrize("language", sorted(SENTENCES))
@@ -325,16 +354,16 @@ def test_word_indexes():
     ]
     assert analyze_words(["2024年", "住房"], "zh") == [("2024", 0), ("年住", 0), ("住房", 1)]
     thai = analyze_words(SENTENCES["th"], "th")
-    assert ("เศรษฐกิจ", 3) in thai
-    assert ("กำลัง", 6) in thai
-    assert [index for _, index in analyze_words(SENTENCES["ko"], "ko")] == list(range(9))
+    assert ("เศ", 3) in thai and ("ษฐ", 3) in thai and ("ฐกิ", 4) in thai  # across words
+    assert ("กำ", 6) in thai
+    assert sorted({index for _, index in analyze_words(SENTENCES["ko"], "ko")}) == list(range(9))
 
 
 def test_runs_break_at_punctuation_and_thai_spaces():
     assert terms(["住房，", "價格"], "zh") == ["住房", "价格"]
     assert terms(["住房", " 價格"], "zh") == ["住房", "房价", "价格"]
-    assert terms(["กิน", "ข้าว"], "th") == ["กิน", "ข้าว"]
-    assert terms(["ประเทศ", " ไทย"], "th") == ["ประเทศ", "ไทย"]
+    assert terms(["กิน", "ข้าว"], "th") == ["กิน", "นข้", "ข้า", "าว"]  # tokens joined
+    assert terms(["ประเทศ", " ไทย"], "th")[-3:] == ["ทศ", "ไท", "ทย"]  # not across a space
 
 
 def test_query_alternatives_per_language():
@@ -356,8 +385,9 @@ def test_query_units():
         [["ai"]],
         [["技术"]],
     ]
-    assert query_terms("BTS가 투표율은", ["ko"]) == [[["bts"]], [["투표율"]]]
-    assert query_terms("เศรษฐกิจไทย", ["th"]) == [[["เศรษฐกิจ"]], [["ไทย"]]]
+    assert query_terms("BTS가 투표율은", ["ko"]) == [[["bts"]], [["투표", "표율"]]]
+    assert query_terms("เศรษฐกิจไทย", ["th"]) == [[["เศ", "ศร", "รษ", "ษฐ", "ฐกิ", "กิจ"]],
+                                                 [["ไท", "ทย"]]]  # fmt: skip
     assert query_terms("... - «»", ["en"]) == []
 
 
