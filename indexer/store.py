@@ -196,16 +196,13 @@ def m007_analysed_search_text(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m008_reanalysed_terms(db: sqlite_utils.Database) -> None:
-    """Re-analyse the chunks whose terms changed: German (compound parts are indexed),
-    Turkish, French, Polish, Czech, Romanian (accent-less forms too), English with British
-    spellings (now American terms), and any with Han (folded to simplified) or Devanagari
-    (nukta and nasals folded) characters."""
-    changed = {"de", "tr", "az", "fr", "pl", "cs", "ro"}
+    """Re-analyse the chunks whose terms changed (compound parts, accent-less forms, American
+    spellings, simplified Han, Korean and Thai as pairs, Hindi folding); English chunks
+    without a British spelling are left as they were."""
 
     def changes(text: str, language: str | None) -> bool:
         code = analyze.language_code(language)
-        return (code in changed or analyze.has_han(text) or analyze.has_devanagari(text)
-                or (code in (None, "en") and analyze.has_british_spelling(text)))  # fmt: skip
+        return code not in (None, "en") or not text.isascii() or analyze.has_british_spelling(text)
 
     _rewrite_chunks(db, "search_text", lambda start, text, blob, language: (
         search_text(timings.decode(text, blob, start), language) if changes(text, language)
@@ -282,16 +279,18 @@ def _rewrite_chunks(db: sqlite_utils.Database, column: str,
     last, done, told = 0, 0, 0
     while True:
         rows = db.execute(
-            "select c.id, c.start, c.text, c.timings, e.language from chunks c "
+            f"select c.id, c.start, c.text, c.timings, e.language, c.[{column}] from chunks c "
             "join episodes e on e.id = c.episode_id where c.id > ? order by c.id limit 2000",
             [last],
         ).fetchall()
         if not rows:
             break
         last = rows[-1][0]
-        updates = [(compute(start, text, blob, lang), id_) for id_, start, text, blob, lang in rows]
+        updates = [(compute(start, text, blob, lang), id_, now)
+                   for id_, start, text, blob, lang, now in rows]  # fmt: skip
         db.conn.executemany(f"update chunks set [{column}] = ? where id = ?",
-                            [u for u in updates if u[0] is not None])  # fmt: skip
+                            [(new, id_) for new, id_, now in updates
+                             if new is not None and new != now])  # fmt: skip
         done += len(rows)
         if total >= UPGRADE_PROGRESS and done - told >= total / 10:  # progress on large files
             told = done
@@ -348,8 +347,10 @@ def _announce_upgrade(db: sqlite_utils.Database, path: Path) -> None:
         return
     pending = [m.name for m in migrations.pending(db)]
     if pending:
-        # Re-analysing every word (m007) is the slow one: about 1,400 chunks/s on 2 cores.
-        minutes = 15 if "m007_analysed_search_text" in pending else 3
+        # Re-analysing every word (m007, m008) is the slow one: about 1,400 chunks/s on 2
+        # cores (m008 skips most English chunks).
+        slow = {"m007_analysed_search_text", "m008_reanalysed_terms"}
+        minutes = 15 if slow & set(pending) else 3
         log.warning(f"upgrading {path} for this version ({', '.join(pending)}): a one-time "
                     f"step of about {minutes} minutes per million chunks; don't stop it "
                     "(if stopped, it starts again next time)")  # fmt: skip
