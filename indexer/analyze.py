@@ -331,8 +331,15 @@ def _stem_run(text: str, language: str | None, stem_first: bool | None = None) -
                     if again == word:
                         break
                     word = again
+                if len(word) < 3 <= len(text):
+                    word = text[:3]  # deniz is not de-niz (de: "also", said everywhere)
                 if len(word) >= 5 and word[-1] == "s" and word[-2] in "aeıioöuü":
                     word = word[:-1]  # the buffer s of a possessive: atölyesi -> atölye
+            elif language == "fr":
+                if word.endswith("er") and len(word) > 4:
+                    word = _stem(word, algorithm)  # loyers -> loyer -> loi, as loyer -> loi
+                if word.endswith("ux") and len(word) <= 5:
+                    word = word[:-1]  # feux, jeux, lieux, eaux: the plural of -eu, -au
             elif language == "ar" and word.startswith("ال") and len(word) > 4:
                 word = word[2:]
     return _fold(word, language)
@@ -350,7 +357,38 @@ _COMPOUNDING: dict[str, tuple[str, str]] = {
     # measured on whole words)
     **{code: (code, PLAIN) for code in ("tr", "hi", "fi", "hu")},
     **{code: (code, PREFIXED) for code in ("es", "it", "pt", "ca", "fr")},
+    "ru": ("ru", "linked"), "uk": ("uk", "linked"),
 }  # fmt: skip
+LINKED = "linked"  # Russian: a word and a linking о/е (овощ-е-хранилище), or a prefix (агро-)
+_SLAVIC_LINKS = ("о", "е")
+_SLAVIC_PREFIXES = frozenset(
+    [
+        "агро",
+        "авто",
+        "био",
+        "эко",
+        "теле",
+        "микро",
+        "макро",
+        "мини",
+        "супер",
+        "гипер",
+        "электро",
+        "нефте",
+        "газо",
+        "энерго",
+        "медиа",
+        "видео",
+        "фото",
+        "радио",
+        "кибер",
+        "нано",
+        "спорт",
+        "гос",
+        "мед",
+        "тех",
+    ]  # noqa: SIM905
+)
 _LINKS = ("", "s", "es", "n", "en", "e", "er", "ens")
 _PREFIXES = frozenset(
     [
@@ -397,7 +435,7 @@ _PREFIXES = frozenset(
 _MIN_PART = 3
 # Parts more common than this are function words and prefixes (ein, auf, über): "Einsatz"
 # is not about a "Satz".
-_MAX_PART_FREQ = 5e-4
+_MAX_PART_FREQ = 8e-4
 # A split must be this much likelier than the whole word (Koehn and Knight use 1).
 _SPLIT_RATIO = 1.0
 # Suffixes and prefixes that the word lists hold as words of their own (English "ten",
@@ -487,6 +525,13 @@ def _compound_parts(word: str, language: str) -> tuple[str, ...]:
     def modifier(part: str) -> tuple[float, str]:
         if style == PREFIXED:
             return (_MAX_PART_FREQ, part) if part in _PREFIXES else (0.0, "")
+        if style == LINKED:
+            if part in _SLAVIC_PREFIXES:
+                return _MAX_PART_FREQ, part
+            if part[-1:] in _SLAVIC_LINKS and len(part) > _MIN_PART:
+                f = freq.get(part[:-1], 0.0)
+                return (f, part[:-1]) if f <= _MAX_PART_FREQ else (0.0, "")
+            return 0.0, ""
         found = (0.0, "")
         for link in links:
             if link and not part.endswith(link):
@@ -496,8 +541,10 @@ def _compound_parts(word: str, language: str) -> tuple[str, ...]:
             stand_in = style == GERMANIC and not link and base not in freq
             for form in (base, base + "e", base + "en") if stand_in else (base,):
                 f = freq.get(form, 0.0)
-                # a 3-letter word before a link is mostly a fragment (unt-er-gang)
-                if len(base) >= _MIN_PART + bool(link) and found[0] < f <= _MAX_PART_FREQ \
+                # a 3-letter word before a link is mostly a fragment (unt-er-gang); a
+                # 2-letter one without is a word (Öl-heizung)
+                shortest = _MIN_PART + bool(link) - (style == GERMANIC and not link)
+                if len(base) >= shortest and found[0] < f <= _MAX_PART_FREQ \
                         and form not in _NOT_PARTS:  # fmt: skip
                     found = (f, form)
         return found
@@ -515,14 +562,16 @@ def _compound_parts(word: str, language: str) -> tuple[str, ...]:
     whole = max(freq.get(word, 0.0), stems.get(_stem_run(word, language), 0.0))
     best: tuple[float, tuple[str, ...]] = (_SPLIT_RATIO * whole, ())
     n = len(word)
-    for i in range(_MIN_PART, n - _MIN_PART + 1):
+    for i in range(_MIN_PART - (style == GERMANIC), n - _MIN_PART + 1):
         first, first_form = modifier(word[:i])
         if not first:
             continue
         last, last_stem = head(word[i:])
         if last and (first * last) ** 0.5 > best[0]:
             best = ((first * last) ** 0.5, (first_form, last_stem))
-        for j in range(i + _MIN_PART, n - _MIN_PART) if style == GERMANIC else ():
+        for j in (
+            range(i + _MIN_PART, n - _MIN_PART) if style == GERMANIC and i >= _MIN_PART else ()
+        ):
             middle, middle_form = modifier(word[i:j])
             if not middle:
                 continue
@@ -666,7 +715,8 @@ def _word_parts(word: str, language: str | None, extra: bool = True) -> tuple[Pa
         runs.append((current, text[start:i]))
         for k, (kind, run) in enumerate(runs):
             if kind == CJK:
-                parts.append(("c", run.translate(_simplified())))
+                # simplified Han, and hiragana for katakana (ゴミ, ごみ)
+                parts.append(("c", run.translate(_simplified()).translate(_HIRAGANA_FOR)))
             elif kind == SEA:
                 # อีเมล์ and อีเมล: the silencing mark is often left out
                 parts.append(("s", run.replace("\u0e4c", "")))
@@ -736,6 +786,10 @@ def analyze_words(
                 terms.append((run_chars[0], run_words[0]))
             for j in range(len(run_chars) - 1):
                 terms.append((run_chars[j] + run_chars[j + 1], run_words[j]))
+            if extra and len(run_chars) > 1:
+                # the last character alone, so that a one-character query (found as the
+                # prefix of a pair) also finds it at the end of a clause: 中盘商。
+                terms.append((run_chars[-1], run_words[-1]))
         elif run_kind == "s":
             # Pairs of letters (with their marks), like Han: ICU's words depend on the
             # context, so a word typed alone was often cut otherwise than in the sentence.
@@ -832,18 +886,96 @@ def has_devanagari(text: str) -> bool:
     return not text.isascii() and re.search("[\u0900-\u097f]", text) is not None
 
 
-_PARTICLES_JA = frozenset("がをのにはでともへやかねよ")
+_PARTICLES_JA = frozenset("がをのにはでともへやかねよ")  # noqa: RUF001
 
 
 def _hiragana(text: str) -> bool:
     return all("\u3041" <= ch <= "\u309f" for ch in text)
 
 
+_KANA = re.compile("[\u3040-\u30ff]")
+_HIRAGANA_FOR = {c: c - 0x60 for c in range(0x30A1, 0x30F7)}
+_HAN_CLASS = (
+    "\u2e80-\u2fdf\u3005-\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+)
+_HAN_RUNS = re.compile(f"[{_HAN_CLASS}]+|[^{_HAN_CLASS}]+")
+
+
+@functools.cache
+def _jieba() -> object:
+    """jieba's tokenizer, loaded on the first Chinese query (about a second)."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def _chinese_words(text: str) -> list[str]:
+    """jieba's words of a Han run, in simplified characters (its dictionary's)."""
+    return [w for w in _jieba().cut(text.translate(_simplified())) if w.strip()]  # type: ignore[attr-defined]
+
+
+def _japanese_words(text: str) -> list[str]:
+    """ICU's words of Japanese text, with particles dropped and verb endings cut back to
+    their first kana; a run of hiragana is kept together (ICU cuts はやぶさ into letters)."""
+    # ICU's pieces, with consecutive hiragana pieces as one
+    segments: list[str] = []
+    for segment in WordBreaker(text, Locale("ja")):
+        if not any(_is_token_char(ch) for ch in segment):
+            segments.append("")
+        elif segments and segments[-1] and _hiragana(segment) and _hiragana(segments[-1]):
+            segments[-1] += segment
+        else:
+            segments.append(segment)
+    words: list[str] = []
+    after = ""  # "kanji": the last word ends in kanji; "ending": its ending was cut
+    for segment in segments:
+        if not segment:
+            after = ""
+            continue
+        cjk = all(_script(ch) == CJK for ch in segment if _is_token_char(ch))
+        if cjk and _hiragana(segment):
+            if after == "kanji" and segment in _PARTICLES_JA:
+                after = ""  # a particle between words
+                words.append("")
+            elif after == "kanji":
+                words[-1] += segment[0]  # okurigana: keep the first kana (見合わ-せる)
+                after = "ending"
+            elif after != "ending":
+                words.append(segment)  # a word in kana: あす, はやぶさ
+            continue  # the rest of an ending: 逆さま-になる, 見合わせ-ています
+        if cjk and _hiragana(segment[-1]):
+            stem = segment.rstrip("".join(chr(c) for c in range(0x3041, 0x30A0)))
+            words.append(segment[: len(stem) + 1])
+            after = "ending"
+            continue
+        words.append(segment)
+        after = "kanji" if cjk and not _KANA.search(segment[-1]) else ""
+    return words
+
+
+def _join_lone(words: list[str]) -> list[str]:
+    """A lone Han character after a Han word belongs to it (宇宙+人, 充电+桩): found alone
+    it would match any word that starts with it."""
+    out: list[str] = []
+    for word in words:  # "" between words that must stay apart (a particle was there)
+        if out and out[-1] and len(word) == 1 and _script(word) == CJK \
+                and _script(out[-1][-1]) == CJK:  # fmt: skip
+            out[-1] += word
+        else:
+            out.append(word)
+    return [w for w in out if w]
+
+
 def query_words(text: str) -> list[str]:
-    """A typed word cut where a reader would: a Chinese or Japanese run into ICU's words,
-    each found on its own (北京西站候车大厅 finds 北京西站的候车大厅). Japanese particles
-    (を, が, の) go, and a verb or adjective keeps only its first kana after the kanji, so
-    that any ending matches (見合わせる -> 見合わ finds 見合わせています)."""
+    """A typed word cut where a reader would, each part found on its own: Chinese by
+    jieba's dictionary (北京西站候车大厅 finds 北京西站的候车大厅), Japanese by ICU's, with
+    particles (を, が, の) dropped and verb endings cut back to their first kana
+    (見合わせる finds 見合わせています), Thai by ICU's."""
     if text.isascii():
         return [text]
     if any(_script(ch) == SEA for ch in text):
@@ -851,42 +983,13 @@ def query_words(text: str) -> list[str]:
             _script(ch) == SEA for ch in text if ch.isalpha()) else [text]  # fmt: skip
     if not any(_script(ch) == CJK for ch in text):
         return [text]
-    pieces: list[str] = []
-    kinds: list[str] = []  # "o" other, "k" ends in kanji/katakana, "h" hiragana, "1" lone Han
-    for segment in WordBreaker(text, Locale("ja")):
-        if not any(_is_token_char(ch) for ch in segment):
-            continue
-        if not all(_script(ch) == CJK for ch in segment if _is_token_char(ch)):
-            kind = "o"
-        elif _hiragana(segment):
-            if segment in _PARTICLES_JA:
-                pieces.append("")  # a particle separates words
-                kinds.append("p")
-                continue
-            kind = "h"
-        elif _hiragana(segment[-1]):
-            kind = "v"  # a verb or adjective with its ending: 見合わせる
-        else:
-            kind = "1" if len(segment) == 1 else "k"
-        last = kinds[-1] if kinds else ""
-        if kind == "h" and last in ("k", "1", "v"):
-            pieces[-1] += segment  # okurigana and endings join their kanji: 飛+ば+さ+れる
-            kinds[-1] = "v"
-        elif kind == "1" and last == "1":
-            pieces[-1] += segment  # lone characters in a row are one word ICU doesn't know
-        elif kind == "o" and last == "o":
-            pieces[-1] += segment
-        else:
-            pieces.append(segment)
-            kinds.append(kind)
-    words = []
-    for piece, kind in zip(pieces, kinds, strict=True):
-        if kind == "v":  # keep the first kana after the kanji
-            stem = piece.rstrip("".join(chr(c) for c in range(0x3041, 0x30A0)))
-            piece = piece[: len(stem) + 1]
-        if piece:
-            words.append(piece)
-    return words or [text]
+    if _KANA.search(text):
+        words = _japanese_words(text)
+    else:  # Han, perhaps with Latin or digits (2024年, iPhone价格): each Han run apart
+        words = []
+        for run in _HAN_RUNS.findall(text):
+            words += _chinese_words(run) if _script(run[0]) == CJK else [run]
+    return _join_lone(words) or [text]
 
 
 def scripts_in(text: str) -> frozenset[str]:

@@ -287,11 +287,12 @@ def test_japanese_words_inside_runs():
     line = SENTENCES["ja"]
     for word in ("選挙", "地下鉄", "新幹線", "混雑", "地下鉄と新幹線"):
         assert found(word, line, "ja"), word
-    assert found("選挙前", line, "ja")  # 選挙 and 前: "ahead of the election" (選挙を前に)
+    assert not found("選挙前", line, "ja")
     assert not found("選挙区", line, "ja")
     # punctuation ends a run: no bigram across 、
     assert "に地" not in terms(SENTENCES["ja"], "ja")
-    assert terms(["ｶﾀｶﾅ"], "ja") == ["カタ", "タカ", "カナ"]  # half-width kana
+    assert terms(["ｶﾀｶﾅ"], "ja") == ["かた", "たか", "かな", "な"]  # half-width, as hiragana
+    assert found("ごみ", ["宇宙ゴミ、いわゆる"], "ja")  # katakana and hiragana meet
 
 
 def test_korean_particles():
@@ -351,8 +352,11 @@ def test_word_indexes():
         ("几年", 2),
         ("年住", 2),
         ("住房", 3),
+        ("房", 3),  # the last character alone, for one-character queries
     ]
-    assert analyze_words(["2024年", "住房"], "zh") == [("2024", 0), ("年住", 0), ("住房", 1)]
+    assert analyze_words(["2024年", "住房"], "zh") == [
+        ("2024", 0), ("年住", 0), ("住房", 1), ("房", 1)
+    ]  # fmt: skip
     thai = analyze_words(SENTENCES["th"], "th")
     assert ("เศ", 3) in thai and ("ษฐ", 3) in thai and ("ฐกิ", 4) in thai  # across words
     assert ("กำ", 6) in thai
@@ -360,8 +364,8 @@ def test_word_indexes():
 
 
 def test_runs_break_at_punctuation_and_thai_spaces():
-    assert terms(["住房，", "價格"], "zh") == ["住房", "价格"]
-    assert terms(["住房", " 價格"], "zh") == ["住房", "房价", "价格"]
+    assert terms(["住房，", "價格"], "zh") == ["住房", "房", "价格", "格"]
+    assert terms(["住房", " 價格"], "zh") == ["住房", "房价", "价格", "格"]
     assert terms(["กิน", "ข้าว"], "th") == ["กิน", "นข้", "ข้า", "าว"]  # tokens joined
     assert terms(["ประเทศ", " ไทย"], "th")[-3:] == ["ทศ", "ไท", "ทย"]  # not across a space
 
