@@ -798,6 +798,8 @@ def analyze_words(
                 terms.append((clusters[0][0], run_words[0]))
             for (a, at), (b, _) in zip(clusters, clusters[1:], strict=False):
                 terms.append((a + b, run_words[at]))
+            if extra and len(clusters) > 1:  # the last letter alone, as for Han
+                terms.append((clusters[-1][0], run_words[clusters[-1][1]]))
         run_chars.clear()
         run_words.clear()
 

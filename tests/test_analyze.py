@@ -366,8 +366,8 @@ def test_word_indexes():
 def test_runs_break_at_punctuation_and_thai_spaces():
     assert terms(["住房，", "價格"], "zh") == ["住房", "房", "价格", "格"]
     assert terms(["住房", " 價格"], "zh") == ["住房", "房价", "价格", "格"]
-    assert terms(["กิน", "ข้าว"], "th") == ["กิน", "นข้", "ข้า", "าว"]  # tokens joined
-    assert terms(["ประเทศ", " ไทย"], "th")[-3:] == ["ทศ", "ไท", "ทย"]  # not across a space
+    assert terms(["กิน", "ข้าว"], "th") == ["กิน", "นข้", "ข้า", "าว", "ว"]  # tokens joined
+    assert terms(["ประเทศ", " ไทย"], "th")[-4:] == ["ศ", "ไท", "ทย", "ย"]  # not across a space
 
 
 def test_query_alternatives_per_language():
