@@ -742,6 +742,14 @@ def _clusters(run: str) -> list[tuple[str, int]]:
     return out
 
 
+def unspaced_form(text: str) -> str | None:
+    """The text as its Han, kana and Thai-like pairs are indexed, character for character
+    (simplified, hiragana), or None when it has none of those scripts."""
+    if text.isascii() or not _UNSPACED.search(text):
+        return None
+    return text.translate(_simplified()).translate(_HIRAGANA_FOR)
+
+
 def is_lone_unit(term: str) -> bool:
     """True for a term of one Han, kana or Hangul character or one Thai-like letter with its
     marks: the pairs of the index hold it only as a prefix."""

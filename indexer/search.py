@@ -300,16 +300,37 @@ def make_snippet(words: Sequence[Word], span: tuple[int, ...] | None, query: Que
             or bool(prefixes)
             and any(t.startswith(prefixes) for t in tokens(w.text))
         )
-        out.append(_mark(w.text) if hit else w.text)
+        out.append(_mark(w.text, wanted) if hit else w.text)
     return ("…" if first > 0 else "") + analyze.join_words(out) + ("…" if last < len(words) else "")
 
 
-def _mark(text: str) -> str:
-    """Mark a word, leaving punctuation around it outside the marks."""
-    match = re.search(r"[^\W_](.*[^\W_])?", text)
-    if not match:
+def _wordlike(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "LNM"  # marks too: चुनावों, สถานี end in one
+
+
+def _mark(text: str, wanted: set[str] | frozenset[str] = frozenset()) -> str:
+    """Mark a word, leaving punctuation around it outside the marks; in a run of Chinese,
+    Japanese or Thai (one "word" of a publisher's transcript) only the matched part."""
+    folded = analyze.unspaced_form(text) if wanted else None
+    if folded is not None:
+        covered = [False] * len(text)
+        for term in wanted:
+            at = folded.find(term)
+            while term and at >= 0:
+                covered[at : at + len(term)] = [True] * len(term)
+                at = folded.find(term, at + 1)
+        if any(covered):
+            out, inside = [], False
+            for ch, on in zip(text, covered, strict=True):
+                if on != inside:
+                    out.append(store.MARK_START if on else store.MARK_END)
+                    inside = on
+                out.append(ch)
+            return "".join(out) + (store.MARK_END if inside else "")
+    a = next((i for i, ch in enumerate(text) if _wordlike(ch)), None)
+    if a is None:
         return text
-    a, b = match.span()
+    b = len(text) - next(i for i, ch in enumerate(reversed(text)) if _wordlike(ch))
     return f"{text[:a]}{store.MARK_START}{text[a:b]}{store.MARK_END}{text[b:]}"
 
 

@@ -170,3 +170,22 @@ def test_chinese_and_thai_tokens_read_as_written(tmp_path):
     assert hit.start == pytest.approx(4 * 0.4 - search.LEAD_SECONDS)  # at the word, not the line
     client = web.create_app({"DATABASE": str(tmp_path / "zh.db"), "TESTING": True}).test_client()
     assert "在這幾年住房價格上漲了。" in client.get(f"/episodes/{episode}").get_data(as_text=True)
+
+
+def test_highlights_keep_whole_letters_and_only_the_match(tmp_path):
+    from indexer import search
+    from tests.conftest import add_fake_episode
+
+    db = store.open_db(tmp_path / "marks.db")
+    lines = {"hi": "दिल्ली में चुनावों की तैयारी शुरू हो गई है।",
+             "th": "เมื่อคืนนี้ระดับน้ำแม่น้ำปิงที่สถานี",
+             "zh": "真正賺到的往往是手上還有存貨的中盤商。"}  # fmt: skip
+    for lang, line in lines.items():
+        add_fake_episode(db, [(0.0, line)], language=lang, media_id=lang)
+    start, end = store.MARK_START, store.MARK_END
+    # the vowel sign ों belongs to the word (not cut after the stem)
+    assert f"{start}चुनावों{end} की" in search.search(db, "चुनाव").hits[0].snippet
+    # a publisher's Thai or Chinese line is one "word": only the match is marked
+    assert f"แม่น้ำ{start}ปิง{end}ที่" in search.search(db, "ปิง").hits[0].snippet
+    assert f"存貨的{start}中盤商{end}。" in search.search(db, "中盘商").hits[0].snippet
+    assert f"中盤{start}商{end}。" in search.search(db, "商").hits[0].snippet
