@@ -17,7 +17,18 @@ from typing import Any, TypeVar
 import click
 from tqdm import tqdm
 
-from . import __version__, download, export, links, pipeline, refresh, search, store, transcribe
+from . import (
+    __version__,
+    alerts,
+    download,
+    export,
+    links,
+    pipeline,
+    refresh,
+    search,
+    store,
+    transcribe,
+)
 from .config import ConfigError, Settings, load_settings
 from .download import DownloadError
 from .models import Hit, MediaItem
@@ -32,6 +43,7 @@ EXPECTED_ERRORS = (
     search.QueryError,
     links.TimeFormatError,
     DownloadError,
+    alerts.AlertError,
 )
 
 
@@ -277,16 +289,35 @@ def add(ctx: click.Context, targets: tuple[str, ...], force: bool, model: str | 
     reporter = _Progress(sys.stderr.isatty() and not as_json, as_json=as_json)
     results = list(pipeline.index_targets(db, list(targets), settings, force=force,
                                           reporter=reporter))  # fmt: skip
+    fired = _run_alerts(db, results)
     done = sum(r.status == "indexed" for r in results)
     skipped = sum(r.status == "skipped" for r in results)
     failed = [r for r in results if r.status == "failed"]
     if as_json:
         _print_json({"indexed": done, "skipped": skipped, "failed": len(failed),
-                     "items": [dataclasses.asdict(r) for r in results]})  # fmt: skip
-    elif len(results) > 1:
-        click.echo(f"{done} indexed, {skipped} skipped, {len(failed)} failed", err=True)
+                     "items": [dataclasses.asdict(r) for r in results],
+                     "alerts": fired.as_dict()})  # fmt: skip
+    else:
+        if len(results) > 1:
+            click.echo(f"{done} indexed, {skipped} skipped, {len(failed)} failed", err=True)
+        if fired:
+            click.echo(f"alerts: {_alerts_line(fired)}", err=True)
     if failed:
         sys.exit(1)
+
+
+def _run_alerts(db: Any, results: list[pipeline.ItemResult]) -> alerts.Report:
+    """After `add` or `refresh`: run the alerts over the episodes just indexed (never fails)."""
+    return alerts.after_indexing(
+        db, [r.episode_id for r in results if r.status == "indexed" and r.episode_id is not None]
+    )
+
+
+def _alerts_line(report: alerts.Report) -> str:
+    parts = [f"{report.hits} new hit{'s' if report.hits != 1 else ''}"]
+    parts += [f"{n} {what}" for n, what in ((report.delivered, "delivered"),
+              (report.failed, "delivery failed"), (report.postponed, "postponed")) if n]  # fmt: skip
+    return ", ".join(parts)
 
 
 def _highlight(snippet: str) -> str:
@@ -351,46 +382,37 @@ def search_command(ctx: click.Context, query: str, advanced: bool, source: str |
 @cli.command()
 @click.argument("url")
 @click.argument("time")
-@json_option("Print {url, seconds, time, link, quote}; quote is null if not indexed.")
+@json_option("Print {url, seconds, end, time, link, embed, quote}; quote is null if not indexed.")
 @click.pass_context
 @friendly_errors
 def link(ctx: click.Context, url: str, time: str, as_json: bool) -> None:
-    """Print the deep link that opens URL at TIME, and the quote if indexed.
+    """Print the link that opens URL at TIME (or plays a range), and the quote if indexed.
 
-    TIME may be 42:30, 1:02:03, 2550, 42m30s or 2550s.
+    TIME may be 42:30, 1:02:03, 2550, 42m30s or 2550s; a range is START-END (42:30-43:30).
+    A media file's range link plays just that span (#t=2550,2610); YouTube's watch link
+    starts there and the embed link (in --json) also stops at the end.
 
     \b
     Examples:
         indexer link https://youtu.be/dQw4w9WgXcQ 1:02:03
-        indexer link https://example.com/ep12.mp3 42m30s
+        indexer link https://example.com/ep12.mp3 42:30-43:30
         indexer link https://youtu.be/dQw4w9WgXcQ 42:30 --json
     """
-    seconds = links.parse_time(time)
-    deep = links.deep_link(url, seconds)
-    quote = _quote_at(_settings(ctx).db, url, seconds)
+    start, end = links.parse_range(time)
+    made = links.range_link(url, start, end) if end else links.deep_link(url, start)
+    quote = None
+    path = _settings(ctx).db
+    if Path(path).is_file():
+        quote = search.quote_at(store.open_db(path, readonly=True), url, start, end)
     if as_json:
-        _print_json({"url": url, "seconds": seconds, "time": links.format_time(seconds),
-                     "link": deep, "quote": quote})  # fmt: skip
+        _print_json({"url": url, "seconds": start, "end": end,
+                     "time": links.format_range(start, end), "link": made,
+                     "embed": links.youtube_embed(url, start, end), "quote": quote})  # fmt: skip
         return
-    click.echo(deep)
+    click.echo(made)
     if quote:
-        click.echo(f'"{quote["text"]}" ({quote["title"]}, {links.format_time(quote["start"])})')
-
-
-def _quote_at(path: str, url: str, seconds: float) -> dict[str, Any] | None:
-    """What is said at `seconds` in the episode at url, if the database has it."""
-    if not Path(path).is_file():
-        return None
-    db = store.open_db(path, readonly=True)
-    episode = store.find_episode(db, url)
-    vid = links.youtube_id(url)
-    if episode is None and vid:
-        episode = store.find_episode(db, vid)
-    seg = store.segment_at(db, episode["id"], seconds) if episode else None
-    if episode is None or seg is None:
-        return None
-    return {"episode_id": episode["id"], "title": episode["title"], "text": seg.text,
-            "start": seg.start, "end": seg.end}  # fmt: skip
+        click.echo(f'"{quote["text"]}" ({quote["title"]}, '
+                   f'{links.format_range(quote["start"], quote["end"] if end else None)})')  # fmt: skip
 
 
 @cli.command("export")
@@ -695,7 +717,8 @@ def refresh_command(ctx: click.Context, sources_: tuple[str, ...], limit: int | 
         results.append(result)
         if tty and result.status != "ok":
             click.echo(f"{result.name}: {result.error or result.status}", err=True)
-    summary = _summary(results, time.monotonic() - began)
+    fired = _run_alerts(db, [item for r in results for item in r.items])
+    summary = {**_summary(results, time.monotonic() - began), "alerts": fired.as_dict()}
     if as_json:
         _print_json(summary)
     else:
@@ -705,9 +728,117 @@ def refresh_command(ctx: click.Context, sources_: tuple[str, ...], limit: int | 
             line += f", {summary['replaced']} with replaced audio indexed again"
         if summary["busy"]:
             line += f", {summary['busy']} busy with another run"
+        if fired:
+            line += f", alerts: {_alerts_line(fired)}"
         click.echo(f"{line} ({summary['seconds']:.1f} s)")
     if summary["failed"]:
         sys.exit(1)
+
+
+@cli.group("alert", cls=_Group)
+def alert_group() -> None:
+    """Saved searches that tell you when a newly indexed episode says something.
+
+    At the end of every `indexer add` and `indexer refresh`, each alert's query is run
+    over the episodes just indexed (matched as `indexer search` matches, every word). A
+    match is reported once per episode: POSTed as JSON to the alert's webhook, if it has
+    one (retried on later runs when the webhook is down), and listed in the Atom feed
+    that `indexer serve` publishes at /alerts/ID.atom.
+
+    \b
+    Examples:
+        indexer alert add "harbour expansion" --webhook https://hooks.example.org/desk
+        indexer alert add "oyster beds" --source citydesk
+        indexer alert list --json
+        indexer alert remove 3
+    """
+
+
+def _alert_line(a: dict[str, Any]) -> str:
+    line = f"{a['id']:>4}  {json.dumps(a['query'], ensure_ascii=False)}"
+    if a["source_id"] is not None:
+        line += f"  source {a['source_name'] or a['source_url']}"
+    if a["webhook"]:
+        line += f"  webhook {a['webhook']}"
+    line += f"  {a['hits']} hits"
+    if a["webhook"]:
+        line += f" ({a['delivered']} delivered, {a['pending']} pending, {a['failed']} failed)"
+    line += f"  feed /alerts/{a['id']}.atom"
+    if a["last_error"] and (a["pending"] or a["failed"]):
+        line += f"  last error: {a['last_error']}"
+    return line
+
+
+@alert_group.command("add")
+@click.argument("query")
+@click.option("--source", help="Only episodes of this source (id, URL or name).")
+@click.option("--webhook", help="POST each hit as JSON to this http(s) URL.")
+@json_option("Print the alert as JSON.")
+@click.pass_context
+@friendly_errors
+def alert_add(ctx: click.Context, query: str, source: str | None, webhook: str | None,
+              as_json: bool) -> None:  # fmt: skip
+    """Save an alert: report newly indexed episodes that say QUERY.
+
+    QUERY is matched as `indexer search` matches it (plain words and "quoted phrases",
+    in each episode's language). Only episodes indexed from now on are checked.
+
+    \b
+    Examples:
+        indexer alert add "harbour expansion"
+        indexer alert add 'oyster "harbour master"' --source citydesk
+        indexer alert add budget --webhook https://hooks.example.org/desk --json
+    """
+    db = store.open_db(_settings(ctx).db)
+    alert = alerts.add(db, query, source=source, webhook=webhook)
+    if as_json:
+        _print_json(alert)
+        return
+    click.echo(f"alert #{alert['id']} saved: {_alert_line(alert).strip()}")
+
+
+@alert_group.command("list")
+@json_option("Print a JSON array of alerts with their hit and delivery counts.")
+@click.pass_context
+@friendly_errors
+def alert_list(ctx: click.Context, as_json: bool) -> None:
+    """List alerts: query, source, webhook, hits found and delivered, last error.
+
+    \b
+    Examples:
+        indexer alert list
+        indexer alert list --db podcasts.db --json
+    """
+    rows = alerts.list_alerts(store.open_db(_settings(ctx).db))
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo('No alerts yet: indexer alert add "words to watch for"', err=True)
+    for row in rows:
+        click.echo(_alert_line(row))
+
+
+@alert_group.command("remove")
+@click.argument("alert_id", metavar="ID")
+@json_option("Print the removed alert as JSON.")
+@click.pass_context
+@friendly_errors
+def alert_remove(ctx: click.Context, alert_id: str, as_json: bool) -> None:
+    """Delete an alert and the hits it found (episodes are not touched).
+
+    ID is the number shown by `indexer alert list`.
+
+    \b
+    Examples:
+        indexer alert remove 3
+        indexer alert remove 3 --json
+    """
+    alert = alerts.remove(store.open_db(_settings(ctx).db), alerts.parse_id(alert_id))
+    if as_json:
+        _print_json(alert)
+        return
+    click.echo(f"removed alert #{alert['id']} {json.dumps(alert['query'], ensure_ascii=False)}")
 
 
 @cli.command()

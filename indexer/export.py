@@ -361,3 +361,46 @@ def parse_transcript(text: str, fmt: str | None = None) -> list[Segment]:
     if parse is None:
         raise TranscriptError(f"unknown transcript format {fmt!r}; choose srt, vtt or json")
     return parse(text)
+
+
+AUTOMATIC_NOTE = "Automatic transcript, check against the audio."
+
+
+def citation(
+    text: str,
+    *,
+    start: float,
+    end: float | None = None,
+    title: str | None = None,
+    show: str | None = None,
+    published: str | None = None,
+    speaker: str | None = None,
+    link: str | None = None,
+    media_link: str | None = None,
+    automatic: bool = False,
+) -> dict[str, str]:
+    """A quote as a newsroom prints it: the words, who said them, the show, the episode, its
+    date, the time or range and the link (the publisher's page, the media beside it), and a
+    warning when the transcript is automatic. Returns {"plain": ..., "markdown": ...}.
+
+    web/static/app.js `citation` writes the same forms for lines picked on a page."""
+    from indexer.links import format_range  # links imports nothing of ours; keep export pure
+
+    words = _SPACE_RE.sub(" ", text).strip()
+    when = format_range(start, end)
+    source = [p for p in (show, f"“{title}”" if title else "", published) if p]
+    media = media_link if media_link and media_link != link else None
+    who = f"{speaker}: " if speaker else ""
+    plain = f"{who}“{words}” — {', '.join([*source, when])}."
+    if link:
+        plain += f" {link}"
+    if media:
+        plain += f" (audio: {media})"
+    if automatic:
+        plain += f" {AUTOMATIC_NOTE}"
+    md_source = [p for p in (show, f"*{title}*" if title else "", published) if p]
+    md_when = f"[{when}]({link})" if link else when
+    tail = " · ".join([", ".join([*md_source, md_when]), *([f"[audio]({media})"] if media else []),
+                       *([f"_{AUTOMATIC_NOTE}_"] if automatic else [])])  # fmt: skip
+    markdown = f"> {f'**{speaker}:** ' if speaker else ''}{words}\n>\n> — {tail}"
+    return {"plain": plain, "markdown": markdown}

@@ -344,17 +344,66 @@ def link_at(url: str | None, seconds: float) -> str:
 
 
 def range_link(url: str, start: float, end: float) -> str:
-    """A link to the span start..end: a W3C `#t=start,end` fragment for media, else deep_link."""
-    platform, parts = _classify(url.strip())
+    """A link to the span start..end: a W3C `#t=start,end` fragment for media and files,
+    the start elsewhere (YouTube's and Vimeo's page links have no end; see `embed_url`)."""
+    platform, _ = _classify(url.strip())
     if platform in ("media", "file") and end > start:
-        link = deep_link(url, start)
-        return f"{link},{math.ceil(end)}"
+        return f"{deep_link(url, start)},{math.ceil(end)}"
     return deep_link(url, start)
 
 
-def youtube_embed(url: str, seconds: float = 0) -> str | None:
-    """The privacy-enhanced embed URL for a YouTube video, or None for other URLs."""
+def parse_range(text: str) -> tuple[float, float | None]:
+    """'42:30-43:30', '42:30..43:30', '2550-2610' or a single time -> (start, end or None)."""
+    value = text.strip()
+    for separator in ("..", "–", "—", "-"):  # noqa: RUF001 (en and em dashes are typed too)
+        head, sep, tail = value.partition(separator)
+        if sep and head.strip() and tail.strip():
+            start, end = parse_time(head), parse_time(tail)
+            if end <= start:
+                raise TimeFormatError(text, "the end must come after the start")
+            return start, end
+    return parse_time(value), None
+
+
+def format_range(start: float, end: float | None) -> str:
+    """0:42:30 or 0:42:30–0:43:30 for display."""
+    if end is None or end <= start:
+        return format_time(start)
+    return f"{format_time(start)}–{format_time(end)}"  # noqa: RUF001
+
+
+def youtube_embed(url: str, seconds: float = 0, end: float | None = None) -> str | None:
+    """The privacy-enhanced embed URL for a YouTube video (from `seconds`, stopping at `end`),
+    or None for other URLs."""
     vid = youtube_id(url)
     if vid is None:
         return None
-    return f"https://www.youtube-nocookie.com/embed/{vid}?start={_whole_seconds(seconds)}&enablejsapi=1"
+    stop = f"&end={math.ceil(end)}" if end is not None and end > seconds else ""
+    return (f"https://www.youtube-nocookie.com/embed/{vid}?start={_whole_seconds(seconds)}"
+            f"{stop}&enablejsapi=1")  # fmt: skip
+
+
+def vimeo_embed(url: str, seconds: float = 0) -> str | None:
+    """Vimeo's player URL for a vimeo.com video link, or None."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if not _host_is(_host(parts), "vimeo.com"):
+        return None
+    digits = [p for p in parts.path.split("/") if p.isdigit()]
+    if not digits:
+        return None
+    return f"https://player.vimeo.com/video/{digits[-1]}#t={_compact_hms(_whole_seconds(seconds))}"
+
+
+_MARKER = 987654321
+
+
+def link_template(url: str | None) -> str | None:
+    """deep_link with `{t}` where the whole seconds go (a page builds each line's link from
+    it), or None for platforms that write times otherwise (Vimeo's 1m15s) or a bad URL."""
+    made = link_at(url, _MARKER)
+    if made.count(str(_MARKER)) != 1:
+        return None
+    return made.replace(str(_MARKER), "{t}")

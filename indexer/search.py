@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from . import analyze, store
+from . import analyze, links, store
 from .links import link_at
 from .models import Hit, Word
 
@@ -379,6 +379,11 @@ def _chapter(chapters: list[tuple[float, str]], seconds: float) -> str | None:
     """The title of the chapter playing at `seconds`, if any."""
     i = bisect.bisect_right(chapters, seconds + 0.01, key=lambda c: c[0])
     return chapters[i - 1][1] if i else None
+
+
+def hits_for(db: sqlite_utils.Database, rows: list[dict[str, Any]], query: Query) -> list[Hit]:
+    """Full-match hits for chunk rows of store's hit queries (alerts build theirs so)."""
+    return _hits(db, rows, query, False)
 
 
 def _hits(db: sqlite_utils.Database, rows: list[dict[str, Any]], query: Query | None,
@@ -771,3 +776,25 @@ def advanced_expression(text: str, language: str | None) -> str:
         else:
             out.append('"' + " ".join(terms) + '"' if terms else '""')
     return " ".join(out).replace(" *", "*").replace("^ ", "^").replace(" :", ":")
+
+
+def quote_at(db: sqlite_utils.Database, url: str, start: float, end: float | None = None
+             ) -> dict[str, Any] | None:  # fmt: skip
+    """What is said at `start` (or from `start` to `end`) in the indexed episode at url (a page,
+    a media URL or a YouTube id), or None when it is not indexed."""
+    episode = store.find_episode(db, url.strip())
+    video = links.youtube_id(url)
+    if episode is None and video:
+        episode = store.find_episode(db, video)
+    if episode is None:
+        return None
+    if end is None:
+        seg = store.segment_at(db, episode["id"], start)
+        said = [seg] if seg else []
+    else:
+        said = [s for s in store.get_segments(db, episode["id"]) if s.end > start and s.start < end]
+    if not said:
+        return None
+    return {"episode_id": episode["id"], "title": episode["title"],
+            "text": analyze.join_words([s.text for s in said]), "start": said[0].start,
+            "end": said[-1].end, "speaker": next((s.speaker for s in said if s.speaker), None)}  # fmt: skip

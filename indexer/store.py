@@ -210,6 +210,31 @@ def m008_reanalysed_terms(db: sqlite_utils.Database) -> None:
     ), reindex=True)  # fmt: skip
 
 
+@migrations()
+def m009_alerts(db: sqlite_utils.Database) -> None:
+    """Saved searches (alerts) and what they found in newly indexed episodes, with the state
+    of each hit's webhook delivery."""
+    db.table("alerts").create(
+        {"id": int, "query": str, "source_id": int, "webhook": str, "created": str},
+        pk="id",
+        not_null={"query", "created"},
+        foreign_keys=[("source_id", "sources", "id")],
+    )
+    # No foreign key to episodes: re-indexing an episode replaces its row (same id), and
+    # its hits must stay, so that a match is reported once.
+    db.table("alert_hits").create(
+        {"id": int, "alert_id": int, "episode_id": int, "start": float, "quote": str,
+         "snippet": str, "link": str, "found": str, "attempts": int, "next_attempt": str,
+         "delivered": str, "last_error": str},
+        pk="id",
+        not_null={"alert_id", "episode_id", "start", "found", "attempts"},
+        defaults={"attempts": 0},
+        foreign_keys=[("alert_id", "alerts", "id")],
+    )  # fmt: skip
+    db.table("alert_hits").create_index(["alert_id", "episode_id"], unique=True)
+    db.table("alert_hits").create_index(["next_attempt"])
+
+
 def _create_fts(db: sqlite_utils.Database, *, prefix: bool) -> None:
     """The full-text index over chunks.search_text, and the triggers keeping it in step."""
     extra = ", prefix='3'" if prefix else ""
@@ -549,6 +574,7 @@ def _delete_episode_rows(db: sqlite_utils.Database, episode_id: int) -> None:
 def delete_episode(db: sqlite_utils.Database, episode_id: int) -> None:
     """Remove an episode and everything it owns, in one transaction."""
     with writing(db):
+        db.execute("delete from alert_hits where episode_id = ?", [episode_id])
         _delete_episode_rows(db, episode_id)
 
 
@@ -1076,6 +1102,184 @@ def record_failure(db: sqlite_utils.Database, source_id: int | None, key: str, t
         )  # fmt: skip
 
 
+# --- alerts: saved searches run over newly indexed episodes ---------------------------
+
+
+def add_alert(db: sqlite_utils.Database, query: str, source_id: int | None,
+              webhook: str | None) -> int:  # fmt: skip
+    """Save an alert; returns its id."""
+    with writing(db):
+        table = db.table("alerts")
+        table.insert({"query": query, "source_id": source_id, "webhook": webhook,
+                      "created": _now()})  # fmt: skip
+        assert table.last_pk is not None
+        return int(table.last_pk)
+
+
+_ALERT_COLUMNS = (
+    "a.id, a.query, a.source_id, s.name as source_name, s.url as source_url, a.webhook, "
+    "a.created, "
+    "(select count(*) from alert_hits h where h.alert_id = a.id) as hits, "
+    "(select count(*) from alert_hits h where h.alert_id = a.id "
+    " and h.delivered is not null) as delivered, "
+    "(select count(*) from alert_hits h where h.alert_id = a.id and h.delivered is null "
+    " and h.next_attempt is not null) as pending, "
+    "(select count(*) from alert_hits h where h.alert_id = a.id and h.delivered is null "
+    " and h.next_attempt is null and h.attempts > 0) as failed, "
+    "(select h.last_error from alert_hits h where h.alert_id = a.id "
+    " and h.last_error is not null order by h.id desc limit 1) as last_error "
+    "from alerts a left join sources s on s.id = a.source_id"
+)
+
+
+def list_alerts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every alert, oldest first, with its source and counts of hits by delivery state."""
+    return list(db.query(f"select {_ALERT_COLUMNS} order by a.id"))
+
+
+def get_alert(db: sqlite_utils.Database, alert_id: int) -> dict[str, Any] | None:
+    """One alert as `list_alerts` gives it, or None."""
+    rows = list(db.query(f"select {_ALERT_COLUMNS} where a.id = ?", [alert_id]))
+    return rows[0] if rows else None
+
+
+def remove_alert(db: sqlite_utils.Database, alert_id: int) -> bool:
+    """Delete an alert and its hits; False when there is no such alert."""
+    with writing(db):
+        db.execute("delete from alert_hits where alert_id = ?", [alert_id])
+        return db.execute("delete from alerts where id = ?", [alert_id]).rowcount > 0
+
+
+def episodes_for_alerts(db: sqlite_utils.Database, episode_ids: Iterable[int]
+                        ) -> list[dict[str, Any]]:  # fmt: skip
+    """(id, language, source_id) of these episodes, the ones that exist."""
+    ids = sorted(set(episode_ids))
+    if not ids:
+        return []
+    return list(db.query(
+        f"select id, language, source_id from episodes where id in ({','.join('?' * len(ids))}) "
+        "order by id",
+        ids,
+    ))  # fmt: skip
+
+
+def match_in_episodes(db: sqlite_utils.Database, match: str, episode_ids: Sequence[int], *,
+                      limit: int = 1000) -> list[dict[str, Any]]:  # fmt: skip
+    """Chunks of these episodes matching an FTS5 expression, best (bm25) first, as hit rows."""
+    if not episode_ids:
+        return []
+    marks = ",".join("?" * len(episode_ids))
+    low, high = db.execute(
+        f"select min(id), max(id) from chunks where episode_id in ({marks})", list(episode_ids)
+    ).fetchone()
+    if low is None:
+        return []
+    # New episodes hold the newest chunk ids: FTS5 reads only that stretch of each posting
+    # list, so a common word costs the same on a million chunks as on a hundred.
+    ranked = db.execute(
+        "select f.rowid, bm25(chunks_fts) as score from chunks_fts f join chunks c "
+        "on c.id = f.rowid where chunks_fts match ? and f.rowid between ? and ? "
+        f"and c.episode_id in ({marks}) order by score limit ?",
+        [match, low, high, *episode_ids, limit],
+    ).fetchall()
+    if not ranked:
+        return []
+    rows = _rows_by_id(db, [r[0] for r in ranked])
+    return [{**rows[rowid], "rank": rank} for rowid, rank in ranked if rowid in rows]
+
+
+def record_alert_hits(db: sqlite_utils.Database, hits: Iterable[dict[str, Any]]) -> list[int]:
+    """Store hits (alert_id, episode_id, start, quote, snippet, link), each (alert, episode)
+    once; returns the ids of those not seen before. A hit of an alert with a webhook is due
+    for delivery at once."""
+    found = _now()
+    new = []
+    with writing(db):
+        for hit in hits:
+            cursor = db.execute(
+                "insert or ignore into alert_hits (alert_id, episode_id, start, quote, snippet, "
+                "link, found, attempts, next_attempt) select a.id, ?, ?, ?, ?, ?, ?, 0, "
+                "case when a.webhook is null then null else ? end from alerts a where a.id = ?",
+                [hit["episode_id"], hit["start"], hit["quote"], hit["snippet"], hit["link"],
+                 found, found, hit["alert_id"]],
+            )  # fmt: skip
+            if cursor.rowcount > 0:
+                new.append(int(cursor.lastrowid or 0))
+    return new
+
+
+_DELIVERY_COLUMNS = (
+    "h.id, h.alert_id, a.query, a.webhook, h.episode_id, e.title, e.channel, e.published, "
+    "e.webpage_url, h.start, h.quote, h.link, h.found, h.attempts, h.next_attempt"
+)
+
+
+def claim_alert_deliveries(db: sqlite_utils.Database, now: str, until: str, limit: int = 100
+                           ) -> list[dict[str, Any]]:  # fmt: skip
+    """Hits whose webhook delivery is due at `now`, oldest first; each is held (its next
+    attempt moved to `until`) so that an overlapping run does not post it too."""
+    with writing(db):
+        rows = list(db.query(
+            f"select {_DELIVERY_COLUMNS} from alert_hits h join alerts a on a.id = h.alert_id "
+            "left join episodes e on e.id = h.episode_id where h.delivered is null "
+            "and a.webhook is not null and h.next_attempt is not null and h.next_attempt <= ? "
+            "order by h.next_attempt, h.id limit ?",
+            [now, limit],
+        ))  # fmt: skip
+        if rows:
+            ids = [r["id"] for r in rows]
+            db.execute(
+                f"update alert_hits set next_attempt = ? where id in ({','.join('?' * len(ids))})",
+                [until, *ids],
+            )
+    return rows
+
+
+def alert_delivered(db: sqlite_utils.Database, hit_id: int) -> None:
+    """Record that a hit's webhook took it."""
+    with writing(db):
+        db.execute(
+            "update alert_hits set delivered = ?, attempts = attempts + 1, next_attempt = null "
+            "where id = ?",
+            [_now(), hit_id],
+        )
+
+
+def alert_failed(db: sqlite_utils.Database, hit_id: int, error: str, next_attempt: str | None,
+                 *, attempted: bool = True) -> None:  # fmt: skip
+    """Record a failed (or, with `attempted` False, a postponed) delivery and when to try
+    again; a `next_attempt` of None gives up, keeping the error."""
+    with writing(db):
+        db.execute(
+            "update alert_hits set attempts = attempts + ?, last_error = ?, next_attempt = ? "
+            "where id = ?",
+            [1 if attempted else 0, error, next_attempt, hit_id],
+        )
+
+
+def alert_postponed(db: sqlite_utils.Database, hit_ids: Sequence[int], when: str) -> None:
+    """Make held hits due again at `when`, untried (the run ran out of time)."""
+    if not hit_ids:
+        return
+    with writing(db):
+        db.execute(
+            f"update alert_hits set next_attempt = ? where id in ({','.join('?' * len(hit_ids))})",
+            [when, *hit_ids],
+        )
+
+
+def alert_feed_hits(db: sqlite_utils.Database, alert_id: int, limit: int = 100
+                    ) -> list[dict[str, Any]]:  # fmt: skip
+    """An alert's hits, newest first, with their episode's title, show and date."""
+    return list(db.query(
+        "select h.id, h.episode_id, h.start, h.quote, h.snippet, h.link, h.found, h.delivered, "
+        "e.title, e.channel, e.published from alert_hits h "
+        "left join episodes e on e.id = h.episode_id where h.alert_id = ? "
+        "order by h.found desc, h.id desc limit ?",
+        [alert_id, limit],
+    ))  # fmt: skip
+
+
 # --- describing the database to Datasette ---------------------------------------------
 
 _DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
@@ -1134,6 +1338,23 @@ _DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
         "Items that failed to index, and when 'refresh' tries them again.",
         {
             "next_attempt": "Not tried again before this time (UTC); each failure doubles the wait.",
+        },
+    ),
+    "alerts": (
+        "Saved searches run over each newly indexed episode ('indexer alert add').",
+        {
+            "query": "The search, as typed.",
+            "source_id": "Only episodes of this source, when set.",
+            "webhook": "Where each hit is POSTed as JSON, when set.",
+        },
+    ),
+    "alert_hits": (
+        "What each alert found: one row per alert and episode, reported once.",
+        {
+            "start": "Seconds from the start of the episode.",
+            "link": "Opens the episode at the hit.",
+            "next_attempt": "When the webhook is tried (again); empty once delivered or given up.",
+            "delivered": "When the webhook took it (UTC).",
         },
     ),
 }

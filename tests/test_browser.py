@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,12 +200,10 @@ def test_clicking_a_time_plays_the_audio_from_there(tab, site):
     page.wait_for_function("() => !document.getElementById('player').paused")
     now = page.evaluate("document.getElementById('player').currentTime")
     assert abs(now - hit["start"]) < 1.0
-    assert page.url.endswith(f"?t={line.get_attribute('data-start')}#{line.get_attribute('id')}")
+    assert page.url.endswith(f"?t={line.get_attribute('data-s')}#{line.get_attribute('id')}")
     # While it plays, the line being spoken is highlighted.
     last = page.locator(".seg").last
-    page.evaluate(
-        f"document.getElementById('player').currentTime = {last.get_attribute('data-start')}"
-    )
+    page.evaluate(f"document.getElementById('player').currentTime = {last.get_attribute('data-s')}")
     page.wait_for_function(
         "() => document.querySelector('.seg:last-child').classList.contains('current')"
     )
@@ -222,15 +221,17 @@ def test_copy_link_and_quotes_of_a_hit(tab, site):
     assert hit["url"].endswith(f"#t={int(hit['start'])}")
     first.locator("button.copy-quote").click()
     quote = copied(page)
-    assert site["rec"].title in quote
-    assert links.format_time(hit["start"]) in quote
-    assert hit["url"] in quote
-    assert "bigger" in quote.lower()
+    # what a newsroom prints: words, show, title, date, the range, the link, and a warning
+    assert quote == hit["citation"]["plain"]
+    assert f"“{site['rec'].title}”" in quote and "bigger" in quote.lower()
+    assert links.format_time(hit["start"]) + "–" in quote
+    assert "Automatic transcript, check against the audio." in quote
     first.locator("button.copy-md").click()
     markdown = copied(page)
-    assert markdown.startswith("> ")
-    assert f"[{links.format_time(hit['start'])}]({hit['url']})" in markdown
-    assert site["rec"].title in markdown
+    assert markdown == hit["citation"]["markdown"] and markdown.startswith("> ")
+    assert (
+        f"*{site['rec'].title}*" in markdown and f"[{links.format_time(hit['start'])}–" in markdown
+    )
 
 
 def test_quote_of_several_selected_lines(tab, site):
@@ -258,16 +259,17 @@ def test_quote_of_several_selected_lines(tab, site):
     page.wait_for_selector("#selection-actions", state="visible")
     page.locator("#copy-selection").click()
     quote = copied(page)
-    start = float(first.get_attribute("data-start") or 0)
-    end = float(second.get_attribute("data-end") or 0)
+    start = float(first.get_attribute("data-s") or 0)
+    end = float(second.get_attribute("data-e") or 0)
     span = f"{links.format_time(start)}–{links.format_time(end)}"
     assert f"{texts[0]} {texts[1]}" in quote
     assert span in quote and site["rec"].title in quote
-    assert first.get_attribute("data-link") in quote
+    media = f"{site['rec'].path.as_uri()}#t={int(start)},{math.ceil(end)}"
+    assert media in quote  # the recording's own range link
     page.locator("#copy-selection-md").click()
     markdown = copied(page)
     assert markdown.startswith(f"> {texts[0]}")
-    assert f"[{span}]({first.get_attribute('data-link')})" in markdown
+    assert f"[{span}](" in markdown and f"[audio]({media})" in markdown
 
 
 def test_quotes_name_the_speakers(tab, site):
@@ -352,3 +354,87 @@ def test_nothing_is_requested_from_other_hosts(tab, site, base_url):
     assert f"{base_url}/static/app.js" in urls and f"{base_url}/static/app.css" in urls
     assert f"{base_url}/media/{site['episode']}" in urls
     assert all(u.startswith((base_url + "/", "data:", "blob:")) for u in urls), urls
+
+
+def test_a_clip_link_plays_only_its_range(tab, site):
+    page = tab.page
+    search(page, QUERY)
+    hit = api_hit(page, QUERY)
+    page.locator("li.hit").first.locator("button.copy-clip").click()
+    clip = copied(page)
+    assert clip == hit["clip_url"]
+    page.goto(clip)
+    end = float(page.locator(".episode-page").get_attribute("data-end") or 0)
+    assert end > hit["start"] and page.locator("#clip-note").is_visible()
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+    page.wait_for_function(
+        f"() => Math.abs(document.getElementById('player').currentTime - {hit['start']}) < 1"
+    )
+    page.evaluate("const a = document.getElementById('player'); a.playbackRate = 4; a.play()")
+    page.wait_for_function("() => document.getElementById('player').paused", timeout=15_000)
+    at = page.evaluate("document.getElementById('player').currentTime")
+    assert end - 0.5 <= at <= end + 0.5  # stopped at the end of the range, not later
+    # "Play on" lifts the end
+    page.locator("#play-on").click()
+    page.wait_for_function(f"() => document.getElementById('player').currentTime > {end + 0.5}")
+    page.evaluate("document.getElementById('player').pause()")
+
+
+def test_the_player_stays_in_view_on_a_long_page(tab, site):
+    page = tab.page
+    page.set_viewport_size({"width": 1100, "height": 300})
+    page.goto(f"/episodes/{site['episode']}?t=0")
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.wait_for_function("() => window.scrollY > 0")
+    box = page.locator("#player-box").bounding_box()
+    assert box is not None and -1 <= box["y"] <= 5  # stuck to the top of the window
+
+
+@pytest.fixture
+def foreign_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """Another origin (another port) whose pages frame ours, as a newsroom's CMS would."""
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", tmp_path
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_embed_plays_inside_another_sites_page(tab, browser, base_url, site, foreign_site):
+    page = tab.page
+    search(page, QUERY)
+    page.locator("li.hit").first.locator("button.copy-embed").click()
+    snippet = copied(page)
+    hit = api_hit(page, QUERY)
+    assert snippet == hit["embed_html"] and f"/embed/{site['episode']}?t=" in snippet
+    origin, root = foreign_site
+    episode_frame = f'<iframe id="whole" src="{base_url}/episodes/{site["episode"]}"></iframe>'
+    (root / "story.html").write_text(f"<!doctype html><p>Our story</p>{snippet}{episode_frame}")
+    context = browser.new_context()
+    try:
+        other = context.new_page()
+        other.goto(f"{origin}/story.html")
+        frame = next(f for f in other.frames if "/embed/" in f.url)
+        frame.wait_for_selector("audio#player")
+        assert "bigger" in frame.locator("blockquote").inner_text()
+        frame.evaluate("() => { const a = document.getElementById('player'); a.playbackRate = 4;"
+                       " return a.play(); }")  # fmt: skip
+        frame.wait_for_function("() => document.getElementById('player').paused", timeout=15_000)
+        end = float(frame.locator(".embed-page").get_attribute("data-end") or 0)
+        assert (
+            end - 0.5
+            <= frame.evaluate("document.getElementById('player').currentTime")
+            <= end + 0.5
+        )
+        # The rest of the site may not be framed by others (frame-ancestors 'self').
+        whole = next(f for f in other.frames if f.url.endswith(f"/episodes/{site['episode']}")
+                     or f.url.startswith("chrome-error:"))  # fmt: skip
+        assert whole.evaluate("() => document.querySelector('.episode-page') === null")
+    finally:
+        context.close()

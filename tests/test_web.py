@@ -264,7 +264,7 @@ def test_episode_page_lists_every_segment_with_its_time(client, site):
     for time, text in [("0:00:00", "Welcome to the show"), ("0:00:04", "approved the new budget"),
                        ("0:01:00", "too small for the harbour")]:  # fmt: skip
         assert re.search(rf">{time}</a>\s*<span class=\"text\"[^>]*>[^<]*{text}", page)
-    assert 'data-t="60.00"' in page
+    assert 'data-s="60.00"' in page
     # A YouTube episode plays in the privacy-enhanced embed.
     assert 'src="https://www.youtube-nocookie.com/embed/abcdefghijk?start=0' in page
     for fmt in export.FORMATS:
@@ -273,20 +273,20 @@ def test_episode_page_lists_every_segment_with_its_time(client, site):
 
 def test_episode_page_at_a_time_marks_that_line(client, site):
     page = html(client.get(f"/episodes/{site['budget']}?t=62"))
-    current = re.findall(r'<li class="seg current"[^>]*data-start="([\d.]+)"', page)
+    current = re.findall(r'<li class="seg current"[^>]*data-s="([\d.]+)"', page)
     assert current == ["60.00"]
     assert '<span id="at"></span>' in page
     assert 'data-start="62.0"' in page
     page = html(client.get(f"/episodes/{site['budget']}?t=1:02"))
-    assert re.findall(r'<li class="seg current"[^>]*data-start="([\d.]+)"', page) == ["60.00"]
+    assert re.findall(r'<li class="seg current"[^>]*data-s="([\d.]+)"', page) == ["60.00"]
     assert "embed/abcdefghijk?start=62" in page
     # In the pause before a line (where a hit opens, just before its first word): that line.
     page = html(client.get(f"/episodes/{site['budget']}?t=50"))
-    assert re.findall(r'<li class="seg current"[^>]*data-start="([\d.]+)"', page) == ["60.00"]
+    assert re.findall(r'<li class="seg current"[^>]*data-s="([\d.]+)"', page) == ["60.00"]
     page = html(client.get(f"/episodes/{site['budget']}?t=3600"))
-    assert re.findall(r'<li class="seg current"[^>]*data-start="([\d.]+)"', page) == ["60.00"]
+    assert re.findall(r'<li class="seg current"[^>]*data-s="([\d.]+)"', page) == ["60.00"]
     page = html(client.get(f"/episodes/{site['budget']}"))
-    assert re.findall(r'<li class="seg current"[^>]*data-start="([\d.]+)"', page) == ["0.00"]
+    assert re.findall(r'<li class="seg current"[^>]*data-s="([\d.]+)"', page) == ["0.00"]
 
 
 @pytest.mark.parametrize("t", ["abc", "-5", "1:99:99:99", "1e400", "%00", "nan", "inf"])
@@ -412,7 +412,12 @@ def test_api_link(client):
     r = client.get("/api/link?url=https://example.com/ep.mp3&t=1:02:03")
     assert r.status_code == 200
     assert r.get_json() == {"url": "https://example.com/ep.mp3#t=3723", "start": 3723.0,
-                            "platform": "media"}  # fmt: skip
+                            "end": None, "time": "1:02:03", "platform": "media", "embed": None,
+                            "quote": None}  # fmt: skip
+    ranged = client.get("/api/link?url=https://example.com/ep.mp3&t=42:30-43:30").get_json()
+    assert ranged["url"] == "https://example.com/ep.mp3#t=2550,2610"
+    assert (ranged["start"], ranged["end"], ranged["time"]) == (2550.0, 2610.0, "0:42:30–0:43:30")
+    assert client.get("/api/link?url=https://example.com/ep.mp3&t=43:30-42:30").status_code == 400
     assert client.get("/api/link?url=https://vimeo.com/123").get_json()["url"] == (
         "https://vimeo.com/123#t=0s"
     )
@@ -429,8 +434,13 @@ def test_api_search_returns_hits_like_the_cli(client, site):
     assert body["limit"] == 20 and body["offset"] == 0
     hit = body["hits"][0]
     fields = Hit(1, "t", 0, 0, "", "", "", 1, 0).as_dict().keys()
-    assert set(hit) == set(fields)
+    assert set(hit) == {*fields, "citation", "clip_url", "embed_html"}  # what an editor copies
     assert hit["episode_id"] == site["budget"] and hit["start"] == 6.7
+    assert hit["clip_url"].startswith(f"http://localhost/episodes/{site['budget']}?t=6.70&end=")
+    assert "City budget" in hit["citation"]["plain"] and "bicycle" in hit["citation"]["plain"]
+    assert hit["embed_html"].startswith(
+        f'<iframe src="http://localhost/embed/{site["budget"]}?t=6.70'
+    )
     assert hit["url"] == "https://www.youtube.com/watch?v=abcdefghijk&t=6s"
     assert store.MARK_START in hit["snippet"]
 
@@ -634,6 +644,9 @@ def test_pages_load_nothing_from_other_hosts(client, site):
         assert parser.inline_scripts == 0, path
         assert parser.refs, path
         for tag, name, value, attrs in parser.refs:
+            if tag == "link" and attrs.get("type") == "application/json+oembed":
+                assert value.startswith("http://localhost/oembed?"), value  # this site's
+                continue
             if tag == "a" and name == "href" and _external(value):
                 # Hit links and "Original" open the source in a new tab, without a referrer.
                 assert "noopener" in (attrs.get("rel") or ""), (path, value)

@@ -8,26 +8,33 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.globals import request_ctx
+from flask_compress import Compress
 from werkzeug.exceptions import BadHost, HTTPException
 
 from indexer import store
 from indexer.config import load_settings
 
+
 # Media is played from the original host or from files we hold; scripts and styles are ours.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' https: data:",
-        "media-src 'self' https: http:",
-        "frame-src https://www.youtube-nocookie.com https://player.vimeo.com",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'self'",
-    ]
-)
+def content_security_policy(frame_ancestors: str) -> str:
+    """The pages' policy; only the embed player may be framed by other sites ("*")."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' https: data:",
+            "media-src 'self' https: http:",
+            "frame-src https://www.youtube-nocookie.com https://player.vimeo.com",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            f"frame-ancestors {frame_ancestors}",
+        ]
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy("'self'")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -42,21 +49,28 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.config.from_prefixed_env("INDEXER_WEB")
+    # gzip (or brotli) on the wire: a 4-hour transcript page is about 1 MB of HTML, 1/10 of it
+    # compressed. Small answers are left as they are.
+    app.config.setdefault("COMPRESS_MIN_SIZE", 2000)
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    Compress(app)
     if test_config:
         app.config.update(test_config)
     if not app.config["DATABASE"]:
         app.config["DATABASE"] = load_settings().db
 
-    from . import views
+    from . import alerts, views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(alerts.bp)
     app.jinja_env.filters["marks"] = views.marks
     app.jinja_env.filters["clock"] = views.clock
     app.jinja_env.filters["href"] = views.href
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        # A view may set its own (the embed player lets other sites frame it).
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import (
     Blueprint,
@@ -16,13 +16,14 @@ from flask import (
     render_template,
     request,
     send_file,
+    url_for,
 )
 from markupsafe import Markup, escape
 
 from indexer import export, links, search, store
 from indexer.models import Hit
 
-from . import get_db
+from . import content_security_policy, get_db
 
 bp = Blueprint("web", __name__)
 # Ids past SQLite's 64-bit INTEGER would overflow in the query: make them plain 404s.
@@ -107,11 +108,35 @@ def _episode_or_404(episode_id: int) -> tuple[Any, dict[str, Any]]:
 
 
 def _group(hits: list[Hit]) -> list[dict[str, Any]]:
-    """Hits grouped by episode, episodes in the order of their best hit."""
+    """Hits grouped by episode, episodes in the order of their best hit, each hit with what
+    an editor copies: its citation, clip link and embed."""
     groups: dict[int, dict[str, Any]] = {}
     for hit in hits:
-        groups.setdefault(hit.episode_id, {"episode": hit, "hits": []})["hits"].append(hit)
+        group = groups.get(hit.episode_id)
+        if group is None:
+            row = store.get_episode(get_db(), hit.episode_id) or {}
+            player = _player(row, hit.start) if row else None
+            group = groups[hit.episode_id] = {"episode": hit, "hits": [], "row": row,
+                                              "video": bool(player and player["kind"] != "audio")}  # fmt: skip
+        group["hits"].append({"hit": hit, **_editor_links(group["row"], hit, group["video"])})
     return list(groups.values())
+
+
+def _editor_links(row: dict[str, Any], hit: Hit, video: bool) -> dict[str, Any]:
+    end = max(hit.end, hit.start + 1.0)
+    return {
+        "cite": citation_of(row, hit.quote or hit.text, hit.start, end, hit.speaker)
+        if row
+        else {"plain": "", "markdown": ""},
+        "clip": url_for(
+            "web.episode",
+            episode_id=hit.episode_id,
+            t=f"{hit.start:.2f}",
+            end=f"{end:.2f}",
+            _external=True,
+        ),  # fmt: skip
+        "embed": embed_html(hit.episode_id, hit.start, end, hit.title, video=video),
+    }
 
 
 @bp.get("/")
@@ -141,48 +166,193 @@ def index() -> tuple[str, int]:
     ), 400 if error else 200
 
 
+def _range_args() -> tuple[float, float | None]:
+    """?t= and ?end= (any time form: 42:30, 2550, 42m30s); end must come after t."""
+    try:
+        start = links.parse_time(request.args["t"]) if request.args.get("t") else 0.0
+        end = links.parse_time(request.args["end"]) if request.args.get("end") else None
+    except links.TimeFormatError as exc:
+        abort(400, str(exc))
+    if end is not None and end <= start:
+        abort(400, "'end' must come after 't'")
+    return start, end
+
+
+def _parses(url: str) -> bool:
+    """True when a stored URL parses (an old row or a bad feed may hold one that doesn't)."""
+    return bool(url) and bool(links.link_at(url, 0))
+
+
+def _cite(row: dict[str, Any]) -> dict[str, Any]:
+    """What a quote from this episode credits: see export.citation."""
+    return {
+        "show": row.get("channel") or row.get("source_name") or "",
+        "title": row.get("title") or "",
+        "published": row.get("published") or "",
+        "page": row.get("webpage_url") or "",
+        "media": row.get("media_url") or "",
+        "automatic": row.get("transcript_origin") in (None, "whisper"),
+    }
+
+
+def citation_of(row: dict[str, Any], text: str, start: float, end: float | None,
+                speaker: str | None = None) -> dict[str, str]:  # fmt: skip
+    """export.citation for a passage of an episode row: the publisher's page as the link
+    (the media beside it), or the media when there is no page."""
+    cite = _cite(row)
+    page = links.link_at(cite["page"], start) if cite["page"] else ""
+    media = ""
+    if cite["media"]:
+        try:
+            media = links.range_link(cite["media"], start, end or start)
+        except ValueError:
+            media = ""
+    return export.citation(text, start=start, end=end, title=cite["title"], show=cite["show"],
+                           published=cite["published"], speaker=speaker,
+                           link=page or media, media_link=media if page else None,
+                           automatic=cite["automatic"])  # fmt: skip
+
+
+def embed_html(episode_id: int, start: float, end: float | None, title: str, *,
+               video: bool) -> str:  # fmt: skip
+    """The <iframe> snippet that plays a moment or range from this site in another page."""
+    src = url_for("web.embed", episode_id=episode_id, t=f"{start:.2f}",
+                  end=f"{end:.2f}" if end else None, _external=True)  # fmt: skip
+    height = 360 if video else 180
+    return (f'<iframe src="{escape(src)}" width="560" height="{height}" title="{escape(title)}" '
+            'style="border:0;max-width:100%" allow="autoplay; encrypted-media" loading="lazy" '
+            'referrerpolicy="strict-origin-when-cross-origin"></iframe>')  # fmt: skip
+
+
 @bp.get(f"/episodes/<{EPISODE_ID}:episode_id>")
 def episode(episode_id: int) -> str:
     db, row = _episode_or_404(episode_id)
-    start = 0.0
-    if request.args.get("t"):
-        try:
-            start = links.parse_time(request.args["t"])
-        except links.TimeFormatError as exc:
-            abort(400, str(exc))
+    start, end = _range_args()
     page = row["webpage_url"] or row["media_url"] or ""
     stored = store.get_segments(db, episode_id)
+    template = links.link_template(page)
     segments = [
         {"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker,
-         "link": links.link_at(page, s.start)}
+         "link": "" if template else links.link_at(page, s.start)}
         for s in stored
     ]  # fmt: skip
     # The line being spoken at `start`, or the next one when `start` falls in a pause (a hit
     # opens half a second before its first word, often just after the previous line ends).
     current = next((i for i, s in enumerate(stored) if s.end > start), len(stored) - 1)
+    player = _player(row, start, end)
     return render_template(
         "episode.html",
         episode=row,
         segments=segments,
         start=start,
+        end=end,
         current=current,
         page_url=page,
-        player=_player(row, start),
+        link_template=template or "",
+        platform=links.platform_of(page) if _parses(page) else "",
+        cite=_cite(row),
+        player=player,
+        video=bool(player and player["kind"] != "audio"),
         formats=export.FORMATS,
+        oembed=url_for("web.oembed", url=request.base_url, _external=True),
     )
 
 
-def _player(row: dict[str, Any], start: float) -> dict[str, str] | None:
+def _player(row: dict[str, Any], start: float, end: float | None = None) -> dict[str, str] | None:
     """How to play the episode in the page: our copy, the platform's embed, or the media URL."""
     if row.get("local_path") and Path(row["local_path"]).is_file():
         return {"kind": "audio", "src": f"/media/{row['id']}"}
     for url in (row.get("webpage_url"), row.get("media_url")):
         if url and links.youtube_embed(url):
-            return {"kind": "youtube", "src": links.youtube_embed(url, start) or ""}
+            return {"kind": "youtube", "src": links.youtube_embed(url, start, end) or ""}
+        if url and links.vimeo_embed(url):
+            return {"kind": "vimeo", "src": links.vimeo_embed(url, start) or ""}
         web = url and url.startswith(("http://", "https://")) and links.link_at(url, 0)
         if url and web and links.platform_of(url) == "media":  # link_at: a URL that parses
             return {"kind": "audio", "src": url}
     return None
+
+
+# The embed page may be framed by any site; everything else keeps frame-ancestors 'self'.
+EMBED_POLICY = content_security_policy("*")
+
+
+@bp.get(f"/embed/<{EPISODE_ID}:episode_id>")
+def embed(episode_id: int) -> Response:
+    """A player for a moment or range that other sites may frame (see create_app's policy)."""
+    db, row = _episode_or_404(episode_id)
+    start, end = _range_args()
+    said = [s for s in store.get_segments(db, episode_id)
+            if s.end > start and s.start < (end if end is not None else start + 30)]  # fmt: skip
+    text = " ".join(s.text for s in said)
+    if len(text) > 600:
+        text = text[:600].rsplit(" ", 1)[0] + "…"
+    response = Response(
+        render_template(
+            "embed.html",
+            episode=row,
+            start=start,
+            end=end,
+            text=text,
+            speaker=next((s.speaker for s in said if s.speaker), None),
+            cite=_cite(row),
+            player=_player(row, start, end),
+            page=url_for(
+                "web.episode",
+                episode_id=episode_id,
+                t=f"{start:.2f}",
+                end=f"{end:.2f}" if end else None,
+                _external=True,
+            ),  # fmt: skip
+        )
+    )
+    response.headers["Content-Security-Policy"] = EMBED_POLICY
+    return response
+
+
+_OEMBED_PATH = re.compile(r"/(?:episodes|embed)/(\d{1,18})/?")
+
+
+@bp.get("/oembed")
+def oembed() -> Response:
+    """oEmbed (https://oembed.com): a pasted episode or embed link becomes the player."""
+    if request.args.get("format", "json") != "json":
+        abort(501, "Only format=json is offered.")
+    url = request.args.get("url", "")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        abort(404, "Not a link to an episode of this site.")
+    match = _OEMBED_PATH.fullmatch(parts.path)
+    if not match or parts.netloc != request.host:
+        abort(404, "Not a link to an episode of this site.")
+    _, row = _episode_or_404(int(match.group(1)))
+    args = dict(parse_qsl(parts.query))
+    try:
+        start = links.parse_time(args["t"]) if args.get("t") else 0.0
+        end = links.parse_time(args["end"]) if args.get("end") else None
+    except links.TimeFormatError as exc:
+        abort(400, str(exc))
+    player = _player(row, start, end)
+    video = bool(player and player["kind"] != "audio")
+    width = min(560, _int_arg("maxwidth", 560, 100, 10_000))
+    height = min(360 if video else 180, _int_arg("maxheight", 10_000, 50, 10_000))
+    html = embed_html(row["id"], start, end if end and end > start else None, row["title"],
+                      video=video).replace('width="560"', f'width="{width}"')  # fmt: skip
+    html = re.sub(r'height="\d+"', f'height="{height}"', html, count=1)
+    return jsonify(version="1.0", type="rich", provider_name="Spoken search",
+                   provider_url=request.host_url, title=row["title"],
+                   author_name=row.get("channel") or "", html=html, width=width,
+                   height=height)  # fmt: skip
+
+
+@bp.get("/episodes")
+def episodes_page() -> str:
+    page_size = 50
+    page = _int_arg("page", 1, 1, 10_000)
+    rows = store.list_episodes(get_db(), limit=page_size + 1, offset=(page - 1) * page_size)
+    return render_template("episodes.html", episodes=rows[:page_size], page=page,
+                           has_next=len(rows) > page_size)  # fmt: skip
 
 
 # The Podcasting 2.0 <podcast:transcript type="..."> of each format.
@@ -232,20 +402,32 @@ def link_page() -> tuple[str, int]:
 
 
 def _link(url: str, t: str) -> dict[str, Any]:
+    """The link to a moment or range of a URL, and what is said there if it is indexed."""
     if not url.strip():
         raise ValueError("Give the URL of a video, episode or media file.")
     if len(url) > 2000:
         raise ValueError("The URL is too long.")
-    seconds = links.parse_time(t or "0")
-    made = links.deep_link(url, seconds)
+    start, end = links.parse_range(t or "0")
+    made = links.deep_link(url, start)
     # A web visitor's link must open on the web: no javascript:, data: or server paths.
     if urlsplit(made).scheme not in ("http", "https"):
         raise ValueError("Give an http:// or https:// URL of a video, episode or media file.")
-    return {
-        "url": made,
-        "start": seconds,
+    quote = search.quote_at(get_db(), url, start, end)
+    result: dict[str, Any] = {
+        "url": links.range_link(url, start, end) if end else made,
+        "start": start,
+        "end": end,
+        "time": links.format_range(start, end),
         "platform": links.platform_of(url),
+        "embed": links.youtube_embed(url, start, end),
+        "quote": quote,
     }
+    if quote:
+        row = store.get_episode(get_db(), quote["episode_id"]) or {}
+        result["clip"] = url_for("web.episode", episode_id=quote["episode_id"], t=f"{start:.2f}",
+                                 end=f"{end:.2f}" if end else None, _external=True)  # fmt: skip
+        result["citation"] = citation_of(row, quote["text"], start, end, quote.get("speaker"))
+    return result
 
 
 # --- JSON API -------------------------------------------------------------------------
@@ -266,7 +448,32 @@ def api_search() -> Response:
         limit=limit,
         offset=offset,
         partial=results.partial,
-        hits=[h.as_dict() for h in results.hits],
+        hits=[
+            {
+                **item["hit"].as_dict(),
+                "citation": item["cite"],
+                "clip_url": item["clip"],
+                "embed_html": item["embed"],
+            }
+            for group in _group(results.hits)
+            for item in group["hits"]
+        ],  # fmt: skip
+    )
+
+
+@bp.get("/api/episodes")
+def api_episodes() -> Response:
+    limit = _int_arg("limit", 50, 1, current_app.config["MAX_LIMIT"])
+    offset = _int_arg("offset", 0, 0, current_app.config["MAX_OFFSET"])
+    rows = store.list_episodes(get_db(), limit=limit + 1, offset=offset)
+    return jsonify(
+        limit=limit,
+        offset=offset,
+        more=len(rows) > limit,
+        episodes=[
+            {**r, "url": url_for("web.episode", episode_id=r["id"], _external=True)}
+            for r in rows[:limit]
+        ],  # fmt: skip
     )
 
 

@@ -1,4 +1,4 @@
-// Copy link / quote, player seeking and line highlighting. Search works without this file.
+// Copy link / clip / quote / embed, player seeking and line highlighting. Search works without this file.
 "use strict";
 
 function clock(seconds) {
@@ -17,6 +17,7 @@ function toast(message) {
 }
 
 async function copy(text) {
+  if (!text) return;
   try {
     await navigator.clipboard.writeText(text);
   } catch (err) {
@@ -35,54 +36,117 @@ async function copy(text) {
   toast("Copied");
 }
 
-function plainQuote(text, title, time, link, speaker) {
-  const who = speaker ? `${speaker}: ` : "";
-  return `${who}“${text.trim()}” (${title}, ${time}) ${link}`.trim();
+const AUTOMATIC_NOTE = "Automatic transcript, check against the audio.";
+
+// The same forms as indexer/export.py `citation` (the server writes them for search hits).
+function citation(c) {
+  const words = c.text.replace(/\s+/g, " ").trim();
+  const when = c.end && c.end > c.start ? `${clock(c.start)}–${clock(c.end)}` : clock(c.start);
+  const media = c.media && c.media !== c.link ? c.media : "";
+  const who = c.speaker ? `${c.speaker}: ` : "";
+  const source = [c.show, c.title ? `“${c.title}”` : "", c.published].filter(Boolean);
+  let plain = `${who}“${words}” — ${[...source, when].join(", ")}.`;
+  if (c.link) plain += ` ${c.link}`;
+  if (media) plain += ` (audio: ${media})`;
+  if (c.automatic) plain += ` ${AUTOMATIC_NOTE}`;
+  const mdSource = [c.show, c.title ? `*${c.title}*` : "", c.published].filter(Boolean);
+  const mdWhen = c.link ? `[${when}](${c.link})` : when;
+  const tail = [[...mdSource, mdWhen].join(", ")];
+  if (media) tail.push(`[audio](${media})`);
+  if (c.automatic) tail.push(`_${AUTOMATIC_NOTE}_`);
+  const markdown = `> ${c.speaker ? `**${c.speaker}:** ` : ""}${words}\n>\n> — ${tail.join(" · ")}`;
+  return { plain, markdown };
 }
 
-function markdownQuote(text, title, time, link, speaker) {
-  const who = speaker ? `**${speaker}:** ` : "";
-  const body = (who + text.trim()).split(/\n+/).map((l) => `> ${l}`).join("\n");
-  const where = link ? `[${time}](${link})` : time;
-  return `${body}\n>\n> (${title}, ${where})`;
+// ---- links of an episode page ------------------------------------------------------------
+
+const page = () => document.querySelector(".episode-page");
+
+function originalLink(seg, seconds) {
+  const p = page();
+  if (seg && seg.dataset.link) return seg.dataset.link;
+  const template = p.dataset.linkTemplate;
+  return template ? template.replace("{t}", String(Math.floor(seconds))) : "";
 }
 
-// Where a copy button's data lives: a search hit, a transcript line, or the link maker.
-function context(button) {
-  const hit = button.closest(".hit");
+// A media file's own range link (#t=a,b), as links.range_link writes it.
+function mediaRange(start, end) {
+  const media = page().dataset.media;
+  if (!media || !/^(https?|file):/.test(media)) return "";
+  const base = media.split("#")[0];
+  return end ? `${base}#t=${Math.floor(start)},${Math.ceil(end)}` : `${base}#t=${Math.floor(start)}`;
+}
+
+function clipUrl(start, end) {
+  const p = page();
+  const url = new URL(`/episodes/${p.dataset.id}`, location.origin);
+  url.searchParams.set("t", start.toFixed(2));
+  if (end) url.searchParams.set("end", end.toFixed(2));
+  return url.href;
+}
+
+function embedSnippet(start, end) {
+  const p = page();
+  const url = new URL(`/embed/${p.dataset.id}`, location.origin);
+  url.searchParams.set("t", start.toFixed(2));
+  if (end) url.searchParams.set("end", end.toFixed(2));
+  const esc = (s) => s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+  const height = p.dataset.video ? 360 : 180;
+  return `<iframe src="${esc(url.href)}" width="560" height="${height}" title="${esc(p.dataset.title)}" ` +
+    'style="border:0;max-width:100%" allow="autoplay; encrypted-media" loading="lazy" ' +
+    'referrerpolicy="strict-origin-when-cross-origin"></iframe>';
+}
+
+function pageCitation(text, start, end, speaker, seg) {
+  const p = page();
+  const publisher = p.dataset.page ? originalLink(seg, start) : "";
+  const media = mediaRange(start, end);
+  return citation({
+    text, start, end, speaker, title: p.dataset.title, show: p.dataset.show, published: p.dataset.published,
+    link: publisher || media, media: publisher ? media : "", automatic: Boolean(p.dataset.automatic),
+  });
+}
+
+// What a copy button copies: from a search hit, a transcript line, or the link maker.
+function payload(button) {
+  const hit = button.closest(".hit, .result");
   if (hit) {
-    return { link: hit.dataset.link, title: hit.dataset.title, time: hit.dataset.time, text: hit.dataset.text, speaker: hit.dataset.speaker };
+    const d = hit.dataset;
+    return { link: d.link, clip: d.clip, quote: d.quote, md: d.quoteMd, embed: d.embed };
   }
   const seg = button.closest(".seg");
   if (seg) {
-    const page = document.querySelector(".episode-page");
-    return {
-      link: seg.dataset.link, title: page.dataset.title, time: clock(parseFloat(seg.dataset.start)),
-      text: seg.querySelector(".text").textContent, speaker: seg.dataset.speaker,
-    };
+    const start = parseFloat(seg.dataset.s), end = parseFloat(seg.dataset.e);
+    const text = seg.querySelector(".text").textContent;
+    const cite = pageCitation(text, start, end, seg.dataset.speaker, seg);
+    return { link: originalLink(seg, start) || clipUrl(start), clip: clipUrl(start, end), quote: cite.plain,
+             md: cite.markdown, embed: embedSnippet(start, end) };
   }
-  const result = button.closest("[data-link]");
-  return { link: result ? result.dataset.link : "", title: "", time: "", text: "" };
+  return {};
 }
 
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button");
   if (!button) return;
-  const c = context(button);
-  if (button.classList.contains("copy-link")) copy(c.link);
-  else if (button.classList.contains("copy-quote")) copy(plainQuote(c.text, c.title, c.time, c.link, c.speaker));
-  else if (button.classList.contains("copy-md")) copy(markdownQuote(c.text, c.title, c.time, c.link, c.speaker));
+  const p = payload(button);
+  if (button.classList.contains("copy-link")) copy(p.link);
+  else if (button.classList.contains("copy-clip")) copy(p.clip);
+  else if (button.classList.contains("copy-quote")) copy(p.quote);
+  else if (button.classList.contains("copy-md")) copy(p.md);
+  else if (button.classList.contains("copy-embed")) copy(p.embed);
 });
 
 // ---- episode page ----------------------------------------------------------------------
 
 function setupEpisode() {
-  const page = document.querySelector(".episode-page");
-  if (!page) return;
+  const p = page();
+  if (!p) return;
   const audio = document.getElementById("player");
   const yt = document.getElementById("player-yt");
   const lines = Array.from(document.querySelectorAll(".transcript .seg"));
-  const ends = lines.map((l) => parseFloat(l.dataset.end));
+  const ends = lines.map((l) => parseFloat(l.dataset.e));
+  const now = document.getElementById("now");
+  let stopAt = p.dataset.end ? parseFloat(p.dataset.end) : null;
 
   function seek(t) {
     if (audio) {
@@ -109,31 +173,59 @@ function setupEpisode() {
     if (!lines.length) return;
     const line = lineAt(t);
     if (line.classList.contains("current")) return;
-    lines.forEach((l) => l.classList.remove("current"));
+    const old = document.querySelector(".seg.current");
+    if (old) { old.classList.remove("current"); old.removeAttribute("aria-current"); }
     line.classList.add("current");
+    line.setAttribute("aria-current", "true");
+    if (now) now.textContent = `${line.querySelector(".time").textContent}: ${line.querySelector(".text").textContent}`;
   }
 
-  page.addEventListener("click", (event) => {
+  // One set of line buttons, moved to the line under the pointer or keyboard focus (a
+  // 4-hour transcript would otherwise carry some 14,000 buttons).
+  const tools = document.getElementById("line-actions");
+  function showTools(seg) {
+    if (!tools || !seg || tools.parentElement === seg) return;
+    seg.appendChild(tools);
+    tools.hidden = false;
+  }
+  p.addEventListener("mouseover", (event) => showTools(event.target.closest(".seg")));
+  p.addEventListener("focusin", (event) => showTools(event.target.closest(".seg")));
+
+  p.addEventListener("click", (event) => {
     const link = event.target.closest("a.time");
     if (!link || !(audio || yt)) return;
     event.preventDefault();
-    const t = parseFloat(link.dataset.t);
-    history.replaceState(null, "", `?t=${link.dataset.t}#${link.closest(".seg").id}`);
-    seek(t);
+    const seg = link.closest(".seg");
+    history.replaceState(null, "", `?t=${seg.dataset.s}#${seg.id}`);
+    stopAt = null;
+    seek(parseFloat(seg.dataset.s));
   });
 
   if (audio) {
-    audio.addEventListener("timeupdate", () => highlight(audio.currentTime));
-    const start = parseFloat(page.dataset.start || "0");
+    audio.addEventListener("timeupdate", () => {
+      if (stopAt !== null && audio.currentTime >= stopAt) {
+        audio.pause();
+        audio.currentTime = stopAt;
+        stopAt = null;
+        toast("End of the clip");
+      }
+      highlight(audio.currentTime);
+    });
+    const start = parseFloat(p.dataset.start || "0");
     if (start > 0) {
       const go = () => { audio.currentTime = start; highlight(start); };
       if (audio.readyState >= 1) go(); else audio.addEventListener("loadedmetadata", go, { once: true });
     }
   }
+  document.getElementById("play-on")?.addEventListener("click", () => {
+    stopAt = null;
+    document.getElementById("clip-note")?.remove();
+    audio?.play().catch(() => {});
+  });
   const current = document.querySelector(".seg.current");
-  if (current && parseFloat(page.dataset.start || "0") > 0) current.scrollIntoView({ block: "center" });
+  if (current && parseFloat(p.dataset.start || "0") > 0) current.scrollIntoView({ block: "center" });
 
-  // Quote a selection of several lines: the text, the start-end time and a link to the start.
+  // Quote a selection of several lines: the text, the start-end time and a clip of the range.
   const actions = document.getElementById("selection-actions");
   function selected() {
     const sel = window.getSelection();
@@ -147,23 +239,42 @@ function setupEpisode() {
     const text = picked.map((l) => {
       const line = l.querySelector(".text").textContent.trim();
       const who = l.dataset.speaker || "";
-      const label = who && who !== voice ? `${who}: ` : "";
+      const label = who && who !== voice && picked.length > 1 ? `${who}: ` : "";
       voice = who || voice;
       return label + line;
     }).join(" ");
-    const from = parseFloat(first.dataset.start), to = parseFloat(last.dataset.end);
-    return { text, time: `${clock(from)}–${clock(to)}`, link: first.dataset.link, title: page.dataset.title, lines: picked.length };
+    const start = parseFloat(first.dataset.s), end = parseFloat(last.dataset.e);
+    const speaker = picked.length === 1 ? first.dataset.speaker : "";
+    return { text, start, end, speaker, first, lines: picked.length };
   }
   document.addEventListener("selectionchange", () => {
-    if (actions) actions.hidden = !selected();
-  });
-  function copySelection(markdown) {
+    if (!actions) return;
     const s = selected();
-    if (!s) return;
-    copy(markdown ? markdownQuote(s.text, s.title, s.time, s.link) : plainQuote(s.text, s.title, s.time, s.link));
+    actions.hidden = !s;
+    if (s) actions.querySelector(".sel-count").textContent = `${s.lines} line${s.lines === 1 ? "" : "s"}, ${clock(s.start)}–${clock(s.end)}:`;
+  });
+  function onSelection(id, make) {
+    document.getElementById(id)?.addEventListener("click", () => {
+      const s = selected();
+      if (s) copy(make(s));
+    });
   }
-  document.getElementById("copy-selection")?.addEventListener("click", () => copySelection(false));
-  document.getElementById("copy-selection-md")?.addEventListener("click", () => copySelection(true));
+  onSelection("copy-selection", (s) => pageCitation(s.text, s.start, s.end, s.speaker, s.first).plain);
+  onSelection("copy-selection-md", (s) => pageCitation(s.text, s.start, s.end, s.speaker, s.first).markdown);
+  onSelection("copy-selection-clip", (s) => clipUrl(s.start, s.end));
+  onSelection("copy-selection-embed", (s) => embedSnippet(s.start, s.end));
 }
 
-document.addEventListener("DOMContentLoaded", setupEpisode);
+// ---- embed page: play the range and stop at its end --------------------------------------
+
+function setupEmbed() {
+  const box = document.querySelector(".embed-page");
+  const audio = document.getElementById("player");
+  if (!box || !audio || !box.dataset.end) return;
+  let end = parseFloat(box.dataset.end);
+  audio.addEventListener("timeupdate", () => {
+    if (end !== null && audio.currentTime >= end) { audio.pause(); audio.currentTime = end; end = null; }
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => { setupEpisode(); setupEmbed(); });
