@@ -19,7 +19,9 @@ from tqdm import tqdm
 
 from . import (
     __version__,
+    accounts,
     alerts,
+    corrections,
     download,
     export,
     links,
@@ -44,6 +46,8 @@ EXPECTED_ERRORS = (
     links.TimeFormatError,
     DownloadError,
     alerts.AlertError,
+    accounts.AccountError,
+    corrections.CorrectionError,
 )
 
 
@@ -438,6 +442,7 @@ def export_command(ctx: click.Context, episode: str, fmt: str, output: str | Non
     if row is None:
         raise click.ClickException(f"no episode {episode!r}; list them with 'indexer episodes'")
     text = export.export_transcript(store.get_segments(db, row["id"]), fmt, title=row["title"],
+                                    corrected=corrections.corrected_lines(db, row["id"]),
                                     language=row["language"])  # fmt: skip
     if output:
         Path(output).write_text(text, encoding="utf-8")
@@ -892,3 +897,197 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int, 
 
 def main() -> None:  # pragma: no cover
     cli()
+
+
+@cli.group("user", cls=_Group)
+def user_group() -> None:
+    """Editor accounts for the web page's edit mode (searching needs no account).
+
+    \b
+    Examples:
+        indexer user add ana
+        printf '%s' "$PASSWORD" | indexer user add ana --password-stdin
+        indexer user list
+        indexer user remove ana
+    """
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@json_option("Print the new account (name, created) as JSON.")
+@click.pass_context
+@friendly_errors
+def user_add(ctx: click.Context, name: str, password_stdin: bool, as_json: bool) -> None:
+    """Create an editor account NAME; asks for its password (10 characters or more).
+
+    \b
+    Examples:
+        indexer user add ana
+        indexer user add ana --password-stdin < password.txt
+    """
+    if password_stdin:
+        password = sys.stdin.read().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = accounts.add_user(store.open_db(_settings(ctx).db), name, password)
+    if as_json:
+        _print_json({"name": user["name"], "created": user["created"]})
+        return
+    click.echo(f"added editor {user['name']}: log in at /login on `indexer serve`")
+
+
+@user_group.command("list")
+@json_option("Print the accounts as JSON.")
+@click.pass_context
+@friendly_errors
+def user_list(ctx: click.Context, as_json: bool) -> None:
+    """List editor accounts.
+
+    \b
+    Examples:
+        indexer user list
+        indexer user list --json
+    """
+    users = store.list_users(store.open_db(_settings(ctx).db))
+    if as_json:
+        _print_json(users)
+        return
+    for user in users:
+        click.echo(f"{user['name']}  since {user['created'][:10]}")
+    if not users:
+        click.echo("no editors yet: indexer user add NAME", err=True)
+
+
+@user_group.command("remove")
+@click.argument("name")
+@click.pass_context
+@friendly_errors
+def user_remove(ctx: click.Context, name: str) -> None:
+    """Delete the editor account NAME (its corrections stay).
+
+    \b
+    Examples:
+        indexer user remove ana
+    """
+    accounts.remove_user(store.open_db(_settings(ctx).db), name)
+    click.echo(f"removed editor {name}")
+
+
+@cli.command()
+@click.argument("episode")
+@click.argument("time")
+@click.argument("text")
+@click.option("--editor", default=lambda: os.environ.get("USER") or "cli", show_default="$USER",
+              help="The name the correction is credited to.")  # fmt: skip
+@json_option("Print the correction (episode_id, start, end, old_text, text, editor) as JSON.")
+@click.pass_context
+@friendly_errors
+def correct(ctx: click.Context, episode: str, time: str, text: str, editor: str,
+            as_json: bool) -> None:  # fmt: skip
+    """Replace the words of the line spoken at TIME in EPISODE with TEXT.
+
+    EPISODE is an id or URL (see `indexer episodes`). The words are re-timed over the
+    line's span, searchable at once, marked as corrected by an editor in the page, the
+    API and the exports, and kept by `indexer rechunk`.
+
+    \b
+    Examples:
+        indexer correct 12 42:31 "the MAGA supporter said"
+        indexer correct https://youtu.be/dQw4w9WgXcQ 1:02:03 "Yekaterinburg" --editor ana
+    """
+    db = store.open_db(_settings(ctx).db)
+    row = store.find_episode(db, episode)
+    if row is None:
+        raise click.ClickException(f"no episode {episode!r}; see 'indexer episodes'")
+    done = corrections.correct_line(db, row["id"], links.parse_time(time), text, editor)
+    if as_json:
+        _print_json(done)
+        return
+    click.echo(f"corrected {links.format_time(done['start'])}: {done['old_text']!r} -> "
+               f"{done['text']!r}")  # fmt: skip
+
+
+@cli.group("vocab", cls=_Group)
+def vocab_group() -> None:
+    """A show's vocabulary of names: hints for transcribing its new episodes.
+
+    The terms are given to the model with the episode's title and notes, so names such
+    as "Yekaterinburg" or "Okonkwo" come out spelled right.
+
+    \b
+    Examples:
+        indexer vocab add citydesk "Yekaterinburg"
+        indexer vocab list citydesk
+        indexer vocab remove citydesk "Yekaterinburg"
+    """
+
+
+def _source(db: Any, show: str) -> dict[str, Any]:
+    row = store.find_source(db, show)
+    if row is None:
+        raise click.ClickException(
+            f"no show {show!r}: give its id, URL or name ('indexer sources')"
+        )
+    return row
+
+
+@vocab_group.command("add")
+@click.argument("show")
+@click.argument("terms", nargs=-1, required=True)
+@click.pass_context
+@friendly_errors
+def vocab_add(ctx: click.Context, show: str, terms: tuple[str, ...]) -> None:
+    """Add TERMS to SHOW's vocabulary (SHOW: a source's id, URL or name).
+
+    \b
+    Examples:
+        indexer vocab add citydesk "Yekaterinburg" "Okonkwo"
+    """
+    db = store.open_db(_settings(ctx).db)
+    source = _source(db, show)
+    for term in terms:
+        clean = " ".join(term.split())
+        if not clean or len(clean) > 100:
+            raise click.ClickException(f"bad term {term!r}: 1 to 100 characters")
+        added = store.add_vocab(db, source["id"], clean)
+        click.echo(f"{'added' if added else 'already there'}: {clean}")
+
+
+@vocab_group.command("list")
+@click.argument("show")
+@json_option("Print the terms as a JSON array.")
+@click.pass_context
+@friendly_errors
+def vocab_list(ctx: click.Context, show: str, as_json: bool) -> None:
+    """List SHOW's vocabulary.
+
+    \b
+    Examples:
+        indexer vocab list citydesk --json
+    """
+    db = store.open_db(_settings(ctx).db)
+    terms = store.vocab_of(db, _source(db, show)["id"])
+    if as_json:
+        _print_json(terms)
+        return
+    for term in terms:
+        click.echo(term)
+
+
+@vocab_group.command("remove")
+@click.argument("show")
+@click.argument("term")
+@click.pass_context
+@friendly_errors
+def vocab_remove(ctx: click.Context, show: str, term: str) -> None:
+    """Remove TERM from SHOW's vocabulary.
+
+    \b
+    Examples:
+        indexer vocab remove citydesk "Yekaterinburg"
+    """
+    db = store.open_db(_settings(ctx).db)
+    if not store.remove_vocab(db, _source(db, show)["id"], term):
+        raise click.ClickException(f"{term!r} is not in the vocabulary of {show!r}")
+    click.echo(f"removed: {term}")

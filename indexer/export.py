@@ -6,7 +6,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -96,8 +96,14 @@ def to_srt(segments: Sequence[Segment]) -> str:
     return "\n".join(cues)
 
 
-def to_vtt(segments: Sequence[Segment], title: str | None = None) -> str:
-    """Render segments as a WebVTT file, with the title in a NOTE block."""
+def _is_corrected(seg: Segment, corrected: Collection[float]) -> bool:
+    return round(seg.start, 2) in corrected
+
+
+def to_vtt(segments: Sequence[Segment], title: str | None = None,
+           corrected: Collection[float] = ()) -> str:  # fmt: skip
+    """Render segments as a WebVTT file, with the title in a NOTE block (and one before each
+    line an editor corrected)."""
     blocks = ["WEBVTT\n"]
     note = _one_line(_no_arrows(title)) if title else ""
     if note:
@@ -111,12 +117,16 @@ def to_vtt(segments: Sequence[Segment], title: str | None = None) -> str:
         # A voice name ends at ">" and can hold no tags: drop the angle brackets.
         voice = re.sub(r"[<>]", "", _one_line(_no_arrows(seg.speaker or ""))).replace("&", "&amp;")
         who = f"<v {voice}>" if voice else ""
+        if _is_corrected(seg, corrected):
+            blocks.append("NOTE corrected by an editor\n")
         blocks.append(f"{start} --> {end}\n{who}{text}\n")
     return "\n".join(blocks)
 
 
-def to_json(segments: Sequence[Segment], language: str | None = None) -> str:
-    """Render a Podcasting 2.0 JSON transcript: one entry per word, or per segment without words."""
+def to_json(segments: Sequence[Segment], language: str | None = None,
+            corrected: Collection[float] = ()) -> str:  # fmt: skip
+    """Render a Podcasting 2.0 JSON transcript: one entry per word, or per segment without
+    words; the words of a corrected line carry "corrected": true."""
     entries: list[dict[str, Any]] = []
     for seg in segments:
         spans = seg.words or (Word(seg.start, seg.end, seg.text),)
@@ -127,6 +137,8 @@ def to_json(segments: Sequence[Segment], language: str | None = None) -> str:
                          "body": body}  # fmt: skip
                 if seg.speaker:
                     entry["speaker"] = seg.speaker
+                if _is_corrected(seg, corrected):
+                    entry["corrected"] = True
                 entries.append(entry)
     doc: dict[str, Any] = {"version": JSON_VERSION}
     # Not in the spec's example, but extra keys are ignored by players and we know it.
@@ -136,14 +148,16 @@ def to_json(segments: Sequence[Segment], language: str | None = None) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
 
 
-def to_txt(segments: Sequence[Segment]) -> str:
-    """Render one '[h:mm:ss] text' line per non-empty segment."""
+def to_txt(segments: Sequence[Segment], corrected: Collection[float] = ()) -> str:
+    """Render one '[h:mm:ss] text' line per non-empty segment ('[corrected]' after a line an
+    editor corrected)."""
     lines = []
     for seg in segments:
         text = _one_line(seg.text)
         if text:
             who = f"{_one_line(seg.speaker)}: " if seg.speaker else ""
-            lines.append(f"[{_clock(seg.start)}] {who}{text}\n")
+            mark = " [corrected]" if _is_corrected(seg, corrected) else ""
+            lines.append(f"[{_clock(seg.start)}] {who}{text}{mark}\n")
     return "".join(lines)
 
 
@@ -153,13 +167,16 @@ def export_transcript(
     *,
     title: str | None = None,
     language: str | None = None,
+    corrected: Collection[float] = (),
 ) -> str:
-    """Render segments in one of FORMATS: srt, vtt, json or txt."""
+    """Render segments in one of FORMATS: srt, vtt, json or txt. `corrected`: the starts
+    (rounded to 0.01 s) of lines an editor corrected, marked where the format can say so
+    (SubRip cannot)."""
     renderers: dict[str, Callable[[], str]] = {
         "srt": lambda: to_srt(segments),
-        "vtt": lambda: to_vtt(segments, title=title),
-        "json": lambda: to_json(segments, language=language),
-        "txt": lambda: to_txt(segments),
+        "vtt": lambda: to_vtt(segments, title=title, corrected=corrected),
+        "json": lambda: to_json(segments, language=language, corrected=corrected),
+        "txt": lambda: to_txt(segments, corrected=corrected),
     }
     render = renderers.get(fmt.lower())
     if render is None:

@@ -282,7 +282,7 @@ def index_item(
             transcript = transcribe.transcribe(
                 path,
                 settings,
-                hints=transcribe.build_hints(item.title, item.description),
+                hints=transcribe.build_hints(item.title, item.description, _vocab(db, item)),
                 on_progress=rep.transcribing,
             )
         chunks = chunk_segments(transcript.segments, settings.chunk_seconds)
@@ -326,6 +326,12 @@ def _creator_subtitles(item: MediaItem, settings: Settings) -> Provided | None:
     except (download.DownloadError, ValueError):
         return None  # unreachable or unreadable subtitles: transcribe instead
     return Provided(segments, url, lang, origin="subtitles")
+
+
+def _vocab(db: sqlite_utils.Database, item: MediaItem) -> list[str]:
+    """The vocabulary editors gave the item's show (`indexer vocab add`)."""
+    source = store.find_source(db, item.source_url) if item.source_url else None
+    return store.vocab_of(db, source["id"]) if source else []
 
 
 def rechunk(db: sqlite_utils.Database, episode_id: int, window: float) -> int:

@@ -235,6 +235,34 @@ def m009_alerts(db: sqlite_utils.Database) -> None:
     db.table("alert_hits").create_index(["next_attempt"])
 
 
+@migrations()
+def m010_editors(db: sqlite_utils.Database) -> None:
+    """Editor accounts, their corrections of transcript lines, and each show's vocabulary."""
+    db.table("users").create(
+        {"id": int, "name": str, "password_hash": str, "created": str},
+        pk="id",
+        not_null={"name", "password_hash", "created"},
+    )
+    db.execute("create unique index idx_users_name on users (name collate nocase)")
+    # No foreign key to episodes, as for alert_hits: a re-indexed episode keeps its id.
+    db.table("corrections").create(
+        {"id": int, "episode_id": int, "start": float, "end": float, "old_text": str,
+         "new_text": str, "editor": str, "at": str},
+        pk="id",
+        not_null={"episode_id", "start", "new_text", "editor", "at"},
+    )  # fmt: skip
+    db.table("corrections").create_index(["episode_id", "start"])
+    db.table("vocab").create(
+        {"id": int, "source_id": int, "term": str, "created": str},
+        pk="id",
+        not_null={"source_id", "term", "created"},
+        foreign_keys=[("source_id", "sources", "id")],
+    )
+    db.table("vocab").create_index(["source_id", "term"], unique=True)
+    # The key that signs editors' web sessions, shared by every server process.
+    db.table("settings").create({"name": str, "value": str}, pk="name")
+
+
 def _create_fts(db: sqlite_utils.Database, *, prefix: bool) -> None:
     """The full-text index over chunks.search_text, and the triggers keeping it in step."""
     extra = ", prefix='3'" if prefix else ""
@@ -1375,3 +1403,93 @@ def datasette_metadata(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
         "description": "Made by podcast-indexer. Search chunks (full text) or browse lines.",
         "databases": {name: {"tables": tables}},
     }
+
+
+# --- editors: accounts, corrections, vocabulary ------------------------------------------
+
+
+def add_user(db: sqlite_utils.Database, name: str, password_hash: str) -> dict[str, Any]:
+    with writing(db):
+        db.execute("insert into users (name, password_hash, created) values (?, ?, ?)",
+                   [name, password_hash, _now()])  # fmt: skip
+    user = get_user(db, name)
+    assert user is not None
+    return user
+
+
+def get_user(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
+    rows = list(db.query("select * from users where name = ? collate nocase", [name]))
+    return rows[0] if rows else None
+
+
+def list_users(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return list(db.query("select id, name, created from users order by name collate nocase"))
+
+
+def remove_user(db: sqlite_utils.Database, name: str) -> bool:
+    with writing(db):
+        cursor = db.execute("delete from users where name = ? collate nocase", [name])
+    return cursor.rowcount > 0
+
+
+def save_correction(db: sqlite_utils.Database, episode_id: int, segments: Sequence[Segment],
+                    chunks: Sequence[Chunk], chunk_seconds: float,
+                    correction: dict[str, Any]) -> None:  # fmt: skip
+    """An episode's corrected transcript and the record of the correction, in one transaction."""
+    with writing(db):
+        row = db.execute("select language from episodes where id = ?", [episode_id]).fetchone()
+        db.execute("delete from chunks where episode_id = ?", [episode_id])
+        _insert_chunks(db, episode_id, segments, chunks, language=row[0] if row else None)
+        db.execute(
+            "insert into corrections (episode_id, start, [end], old_text, new_text, editor, at) "
+            "values (?, ?, ?, ?, ?, ?, ?)",
+            [episode_id, correction["start"], correction["end"], correction["old_text"],
+             correction["new_text"], correction["editor"], _now()],
+        )  # fmt: skip
+
+
+def corrections_of(db: sqlite_utils.Database, episode_id: int) -> list[dict[str, Any]]:
+    """An episode's corrections, oldest first."""
+    if not db.table("corrections").exists():
+        return []
+    return list(db.query("select * from corrections where episode_id = ? order by id",
+                         [episode_id]))  # fmt: skip
+
+
+def add_vocab(db: sqlite_utils.Database, source_id: int, term: str) -> bool:
+    """Add a term to a show's vocabulary; False when it was there already."""
+    with writing(db):
+        cursor = db.execute(
+            "insert or ignore into vocab (source_id, term, created) values (?, ?, ?)",
+            [source_id, term, _now()],
+        )
+    return cursor.rowcount > 0
+
+
+def remove_vocab(db: sqlite_utils.Database, source_id: int, term: str) -> bool:
+    with writing(db):
+        cursor = db.execute("delete from vocab where source_id = ? and term = ?", [source_id, term])
+    return cursor.rowcount > 0
+
+
+def vocab_of(db: sqlite_utils.Database, source_id: int | None) -> list[str]:
+    """A show's vocabulary, in the order it was added."""
+    if source_id is None or not db.table("vocab").exists():
+        return []
+    return [r[0] for r in db.execute("select term from vocab where source_id = ? order by id",
+                                     [source_id])]  # fmt: skip
+
+
+def session_key(db: sqlite_utils.Database, *, create: bool = False) -> str | None:
+    """The web sessions' signing key; with `create`, made once when missing."""
+    if not db.table("settings").exists():
+        return None
+    row = db.execute("select value from settings where name = 'session_key'").fetchone()
+    if row or not create:
+        return row[0] if row else None
+    import secrets
+
+    with writing(db):
+        db.execute("insert or ignore into settings (name, value) values ('session_key', ?)",
+                   [secrets.token_hex(32)])  # fmt: skip
+    return session_key(db)

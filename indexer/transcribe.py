@@ -227,13 +227,17 @@ def _plain(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def build_hints(title: str | None, description: str | None) -> str | None:
-    """Vocabulary hints: the title, then the names and unusual words of the show notes.
+def build_hints(title: str | None, description: str | None,
+                vocab: Sequence[str] = ()) -> str | None:  # fmt: skip
+    """Vocabulary hints: the title, the show's vocabulary (`indexer vocab add`), then the
+    names and unusual words of the show notes.
 
     Whole show-note sentences are not passed: the model would sometimes write their
     wording instead of what was said (measured in docs/benchmarks.md).
     """
     parts = [_plain(title)] if title and _plain(title) else []
+    if vocab:
+        parts.append(", ".join(vocab))
     if description:
         notes = _plain(description)
         names = [m.group(0) for m in _NAME.finditer(notes)]

@@ -438,3 +438,37 @@ def test_the_embed_plays_inside_another_sites_page(tab, browser, base_url, site,
         assert whole.evaluate("() => document.querySelector('.episode-page') === null")
     finally:
         context.close()
+
+
+def test_an_editor_corrects_a_line_in_the_page(tab, site):
+    from indexer import accounts
+
+    db = store.open_db(site["db"])
+    if store.get_user(db, "editor-ana") is None:
+        accounts.add_user(db, "editor-ana", "a long enough password")
+    episode = add_fake_episode(db, SPOKEN, title="To correct", media_id="to-correct",
+                               url="https://ex.org/episodes/to-correct")  # fmt: skip
+    db.close()
+    page = tab.page
+    page.goto(f"/episodes/{episode}")
+    assert page.locator("button.edit-line").count() == 0  # anonymous: no edit mode
+    page.locator("header a", has_text="Editors").click()
+    page.fill("input[name=name]", "editor-ana")
+    page.fill("input[name=password]", "a long enough password")
+    page.locator("form.login button[type=submit]").click()
+    page.goto(f"/episodes/{episode}")
+    line = page.locator(".seg").nth(1)
+    line.hover()
+    line.locator("button.edit-line").click()
+    line.locator("form.fix textarea").fill("Today we talk about the Yekaterinburg tides.")
+    line.locator("form.fix button[type=submit]").click()
+    page.wait_for_selector(".seg.corrected .badge.fixed")
+    assert line.locator(".text").inner_text() == "Today we talk about the Yekaterinburg tides."
+    # searchable at once, and marked after a reload
+    search(page, "Yekaterinburg")
+    assert "Yekaterinburg" in page.locator("li.hit .snippet mark").first.inner_text()
+    page.goto(f"/episodes/{episode}")
+    assert page.locator(".seg.corrected").count() == 1
+    page.locator("form.logout button").click()
+    page.goto(f"/episodes/{episode}")
+    assert page.locator("button.edit-line").count() == 0

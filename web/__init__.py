@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
+import sqlite3
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.globals import request_ctx
 from flask_compress import Compress
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import BadHost, HTTPException
 
 from indexer import store
@@ -59,10 +63,29 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config["DATABASE"]:
         app.config["DATABASE"] = load_settings().db
 
-    from . import alerts, views
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app.config["DATABASE"])
+        app.config["SESSION_KEY_FROM_DB"] = False
+
+        @app.before_request
+        def shared_session_key() -> None:
+            # The first `indexer user add` may come after the server started.
+            if not app.config["SESSION_KEY_FROM_DB"] and request.endpoint in _EDITOR_PAGES:
+                key = store.session_key(get_db())
+                if key:
+                    app.config["SECRET_KEY"] = app.secret_key = key
+                    app.config["SESSION_KEY_FROM_DB"] = True
+
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      PERMANENT_SESSION_LIFETIME=14 * 24 * 3600)  # fmt: skip
+    CSRFProtect(app)  # every POST (log in, log out, corrections) carries a token
+
+    from . import alerts, editing, views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(alerts.bp)
+    app.register_blueprint(editing.bp)
+    app.jinja_env.globals["current_editor"] = editing.current_editor
     app.jinja_env.filters["marks"] = views.marks
     app.jinja_env.filters["clock"] = views.clock
     app.jinja_env.filters["href"] = views.href
@@ -95,6 +118,23 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         return render_template("error.html", code=503, message=str(exc)), 503
 
     return app
+
+
+_EDITOR_PAGES = {"editing.login", "editing.logout", "editing.correct"}
+
+
+def _secret_key(database: str) -> str:
+    """The key that signs editors' session cookies: INDEXER_WEB_SECRET_KEY, else the one
+    `indexer user add` keeps in the database (shared by every server process), else a key
+    of this process (before the first editor exists, nobody can log in anyway)."""
+    try:
+        if Path(database).is_file():
+            key = store.session_key(store.open_db(database, readonly=True))
+            if key:
+                return key
+    except (store.StoreError, sqlite3.Error):
+        pass
+    return secrets.token_hex(32)
 
 
 _connections = threading.local()

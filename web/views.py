@@ -20,7 +20,7 @@ from flask import (
 )
 from markupsafe import Markup, escape
 
-from indexer import export, links, search, store
+from indexer import corrections, export, links, search, store
 from indexer.models import Hit
 
 from . import content_security_policy, get_db
@@ -231,9 +231,11 @@ def episode(episode_id: int) -> str:
     page = row["webpage_url"] or row["media_url"] or ""
     stored = store.get_segments(db, episode_id)
     template = links.link_template(page)
+    corrected = corrections.corrected_lines(db, episode_id)
     segments = [
         {"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker,
-         "link": "" if template else links.link_at(page, s.start)}
+         "link": "" if template else links.link_at(page, s.start),
+         "corrected": corrected.get(round(s.start, 2))}
         for s in stored
     ]  # fmt: skip
     # The line being spoken at `start`, or the next one when `start` falls in a pause (a hit
@@ -368,6 +370,7 @@ def transcript(episode_id: int, fmt: str) -> Response:
         abort(404, f"No transcript format '{fmt}'; use srt, vtt, json or txt.")
     db, row = _episode_or_404(episode_id)
     body = export.export_transcript(store.get_segments(db, episode_id), fmt, title=row["title"],
+                                    corrected=corrections.corrected_lines(db, episode_id),
                                     language=row["language"])  # fmt: skip
     response = Response(body, mimetype=TRANSCRIPT_TYPES[fmt])
     # Web players fetch the file from their own origin; the spec asks hosts for CORS.
@@ -481,6 +484,7 @@ def api_episodes() -> Response:
 def api_episode(episode_id: int) -> Response:
     db, row = _episode_or_404(episode_id)
     page = row["webpage_url"] or row["media_url"] or ""
+    fixed = corrections.corrected_lines(db, episode_id)
     fields = ("id", "title", "channel", "published", "duration", "webpage_url", "media_url",
               "language", "thumbnail", "transcript_origin", "model", "indexed_at",
               "source_url", "source_name")  # fmt: skip
@@ -488,7 +492,8 @@ def api_episode(episode_id: int) -> Response:
         episode={k: row.get(k) for k in fields},
         segments=[
             {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text,
-             "speaker": s.speaker, "url": links.link_at(page, s.start) or None}
+             "speaker": s.speaker, "url": links.link_at(page, s.start) or None,
+             "corrected_by": (fixed.get(round(s.start, 2)) or {}).get("editor")}
             for s in store.get_segments(db, episode_id)
         ],
     )  # fmt: skip

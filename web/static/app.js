@@ -125,9 +125,57 @@ function payload(button) {
   return {};
 }
 
+// ---- editors: correct a line in place ------------------------------------------------------
+
+function editLine(seg) {
+  if (seg.querySelector("form.fix")) return;
+  const text = seg.querySelector(".text");
+  const form = document.createElement("form");
+  form.className = "fix";
+  const area = document.createElement("textarea");
+  area.value = text.textContent;
+  area.setAttribute("aria-label", `Correct the line at ${seg.querySelector(".time").textContent}`);
+  area.rows = 2;
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.textContent = "Save correction";
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.textContent = "Cancel";
+  form.append(area, save, cancel);
+  text.hidden = true;
+  text.after(form);
+  area.focus();
+  cancel.addEventListener("click", () => { form.remove(); text.hidden = false; });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = new FormData();
+    body.set("t", seg.dataset.s);
+    body.set("text", area.value);
+    body.set("csrf_token", document.querySelector("meta[name=csrf-token]")?.content || "");
+    const r = await fetch(`/episodes/${page().dataset.id}/correct`, {
+      method: "POST", body, headers: { Accept: "application/json" }, credentials: "same-origin",
+    });
+    const answer = await r.json().catch(() => ({}));
+    if (!r.ok) { toast(answer.message || "Not saved"); return; }
+    text.textContent = answer.correction.text;
+    form.remove();
+    text.hidden = false;
+    seg.classList.add("corrected");
+    if (!seg.querySelector(".badge.fixed")) {
+      const badge = document.createElement("span");
+      badge.className = "badge fixed";
+      badge.textContent = "corrected by an editor";
+      text.after(" ", badge);
+    }
+    toast("Saved: searchable now");
+  });
+}
+
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button");
   if (!button) return;
+  if (button.classList.contains("edit-line")) { editLine(button.closest(".seg")); return; }
   const p = payload(button);
   if (button.classList.contains("copy-link")) copy(p.link);
   else if (button.classList.contains("copy-clip")) copy(p.clip);
