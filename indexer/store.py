@@ -682,17 +682,24 @@ def replace_chunks(db: sqlite_utils.Database, episode_id: int, segments: Sequenc
         )
 
 
-def list_episodes(db: sqlite_utils.Database, limit: int = 100, offset: int = 0
-                  ) -> list[dict[str, Any]]:  # fmt: skip
-    """Episodes, newest first."""
+def list_episodes(db: sqlite_utils.Database, limit: int = 100, offset: int = 0,
+                  source_id: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Episodes, newest first (of one source, when given)."""
+    where = "where source_id = ? " if source_id is not None else ""
     return list(
         db.query(
             "select id, title, channel, published, duration, webpage_url, language, model, "
-            "transcript_origin, indexed_at from episodes "
+            f"transcript_origin, indexed_at, source_id from episodes {where}"
             "order by coalesce(published, indexed_at) desc, id desc limit ? offset ?",
-            [limit, offset],
+            [*([source_id] if source_id is not None else []), limit, offset],
         )
     )
+
+
+def get_source(db: sqlite_utils.Database, source_id: int) -> dict[str, Any] | None:
+    """One source with its episode count, or None."""
+    rows = [s for s in list_sources(db) if s["id"] == source_id]
+    return rows[0] if rows else None
 
 
 def list_sources(db: sqlite_utils.Database) -> list[dict[str, Any]]:

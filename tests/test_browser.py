@@ -312,6 +312,9 @@ def test_phone_width_has_no_sideways_scroll(phone, site):
         "/link?url=https://www.youtube.com/watch?v=dQw4w9WgXcQ%26list=PL0123456789abcdef&t=1:02:03"
     )
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    # the link maker's fields take the width of the phone (its URL field was 80 px wide)
+    assert page.locator("input[name=url]").bounding_box()["width"] >= 300  # type: ignore[index]
+    assert page.locator("input[name=t]").bounding_box()["width"] >= 300  # type: ignore[index]
 
 
 def test_hostile_title_and_transcript_render_as_text(tab, site):
@@ -472,3 +475,18 @@ def test_an_editor_corrects_a_line_in_the_page(tab, site):
     page.locator("form.logout button").click()
     page.goto(f"/episodes/{episode}")
     assert page.locator("button.edit-line").count() == 0
+
+
+def test_a_long_transcript_loads_the_rest_by_itself(tab, site):
+    db = store.open_db(site["db"])
+    lines = [(i * 4.0, f"line number {i} of a long talk.") for i in range(1200)]
+    episode = add_fake_episode(db, lines, title="Long talk", media_id="long-talk",
+                               url="https://ex.org/episodes/long-talk")  # fmt: skip
+    db.close()
+    page = tab.page
+    page.goto(f"/episodes/{episode}?t=3000")
+    page.wait_for_function("() => document.querySelectorAll('.seg').length === 1200")
+    assert page.locator("#more-lines").count() == 0
+    current = page.locator(".seg.current")
+    assert current.get_attribute("id") == "s750" and "line number 750" in current.inner_text()
+    assert current.is_visible()  # still in view after the lines above it came in

@@ -153,7 +153,17 @@ def test_long_transcripts_load_light(tmp_path):
     import gzip
 
     html = gzip.decompress(page.data).decode()
-    assert html.count("<button") < 20 and html.count('class="seg') == 3600
+    # the lines around ?t= come with the page, the rest from /lines (fetched by its script)
+    assert html.count("<button") < 20 and html.count('class="seg') == 400
+    assert 'data-first="0" data-last="400" data-total="3600"' in html
+    rest = client.get(f"/episodes/{episode}/lines?from=400&to=3600").get_data(as_text=True)
+    assert rest.count('class="seg') == 3200 and 'id="s400"' in rest and 'id="s3599"' in rest
+    late = client.get(f"/episodes/{episode}?t=3:00:00").get_data(as_text=True)
+    at = int(re.search(r'class="seg current" id="s(\d+)"', late).group(1))  # type: ignore[union-attr]
+    assert 2690 <= at <= 2700 and f'data-first="{at - 100}"' in late
+    whole = client.get(f"/episodes/{episode}?all=1").get_data(as_text=True)
+    assert whole.count('class="seg') == 3600 and "more-lines" not in whole
+    assert client.get(f"/episodes/{episode}/lines?from=5&to=2").status_code == 400
 
 
 def test_cli_link_takes_a_range(site):
@@ -171,3 +181,14 @@ def test_cli_link_takes_a_range(site):
     )
     bad = runner.invoke(cli, ["link", "https://cdn.example/harbour.mp3", "43:30-42:30"], env=env)
     assert bad.exit_code != 0 and "end must come after" in bad.output
+
+
+def test_a_show_page_lists_its_episodes(client, site):
+    shows = client.get("/episodes").get_data(as_text=True)
+    link = re.search(r'href="(/shows/\d+)">', shows)
+    assert link
+    page = client.get(link.group(1)).get_data(as_text=True)
+    assert "Harbour vote" in page and "Video night" in page and "2 episodes indexed" in page
+    assert client.get("/shows/999").status_code == 404
+    search = client.get("/?q=harbour").get_data(as_text=True)
+    assert 'href="/shows/' in search  # a hit's show links to its page

@@ -113,7 +113,7 @@ def test_the_page_marks_language_and_direction(multilingual, env):
 
     client = web.create_app({"DATABASE": env["INDEXER_DB"], "TESTING": True}).test_client()
     page = client.get(f"/episodes/{multilingual['ar']}").get_data(as_text=True)
-    assert '<ol class="transcript" lang="ar">' in page
+    assert '<ol class="transcript" lang="ar" ' in page
     assert 'dir="auto"' in page
     results = client.get("/?q=قطار").get_data(as_text=True)
     assert 'lang="ar" dir="auto"' in results

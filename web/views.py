@@ -21,7 +21,7 @@ from flask import (
 from markupsafe import Markup, escape
 
 from indexer import corrections, export, links, search, store
-from indexer.models import Hit
+from indexer.models import Hit, Segment
 
 from . import content_security_policy, get_db
 
@@ -230,27 +230,30 @@ def episode(episode_id: int) -> str:
     start, end = _range_args()
     page = row["webpage_url"] or row["media_url"] or ""
     stored = store.get_segments(db, episode_id)
-    template = links.link_template(page)
-    corrected = corrections.corrected_lines(db, episode_id)
-    segments = [
-        {"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker,
-         "link": "" if template else links.link_at(page, s.start),
-         "corrected": corrected.get(round(s.start, 2))}
-        for s in stored
-    ]  # fmt: skip
     # The line being spoken at `start`, or the next one when `start` falls in a pause (a hit
     # opens half a second before its first word, often just after the previous line ends).
     current = next((i for i, s in enumerate(stored) if s.end > start), len(stored) - 1)
+    # A long transcript comes in two steps: the lines around `t` with the page, the rest
+    # fetched by the page's script (?all=1 for all at once, as without script).
+    if request.args.get("all") == "1":
+        first, last = 0, len(stored)
+    else:
+        first = max(0, current - WINDOW_BEFORE)
+        last = min(len(stored), first + WINDOW_LINES)
+        first = max(0, min(first, last - WINDOW_LINES))
     player = _player(row, start, end)
     return render_template(
         "episode.html",
         episode=row,
-        segments=segments,
+        segments=_line_dicts(db, row, stored[first:last]),
+        first=first,
+        last=last,
+        total=len(stored),
         start=start,
         end=end,
         current=current,
         page_url=page,
-        link_template=template or "",
+        link_template=links.link_template(page) or "",
         platform=links.platform_of(page) if _parses(page) else "",
         cite=_cite(row),
         player=player,
@@ -258,6 +261,33 @@ def episode(episode_id: int) -> str:
         formats=export.FORMATS,
         oembed=url_for("web.oembed", url=request.base_url, _external=True),
     )
+
+
+WINDOW_LINES = 400  # lines sent with the page; about 12 minutes of talk
+WINDOW_BEFORE = 100
+
+
+def _line_dicts(db: Any, row: dict[str, Any], segments: list[Segment]) -> list[dict[str, Any]]:
+    page = row["webpage_url"] or row["media_url"] or ""
+    template = links.link_template(page)
+    corrected = corrections.corrected_lines(db, row["id"])
+    return [
+        {"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker,
+         "link": "" if template else links.link_at(page, s.start),
+         "corrected": corrected.get(round(s.start, 2))}
+        for s in segments
+    ]  # fmt: skip
+
+
+@bp.get(f"/episodes/<{EPISODE_ID}:episode_id>/lines")
+def episode_lines(episode_id: int) -> str:
+    """Lines from..to of the transcript as <li> elements: the rest of a long page."""
+    db, row = _episode_or_404(episode_id)
+    stored = store.get_segments(db, episode_id)
+    first = _int_arg("from", 0, 0, len(stored))
+    last = _int_arg("to", len(stored), first, len(stored))
+    return render_template("_lines.html", segments=_line_dicts(db, row, stored[first:last]),
+                           first=first, current=-1)  # fmt: skip
 
 
 def _player(row: dict[str, Any], start: float, end: float | None = None) -> dict[str, str] | None:
@@ -350,11 +380,28 @@ def oembed() -> Response:
 
 @bp.get("/episodes")
 def episodes_page() -> str:
+    return _episode_list(None)
+
+
+@bp.get(f"/shows/<{EPISODE_ID}:source_id>")
+def show_page(source_id: int) -> str:
+    """A show (a followed or added source) and its episodes, newest first."""
+    return _episode_list(source_id)
+
+
+def _episode_list(source_id: int | None) -> str:
     page_size = 50
     page = _int_arg("page", 1, 1, 10_000)
-    rows = store.list_episodes(get_db(), limit=page_size + 1, offset=(page - 1) * page_size)
-    return render_template("episodes.html", episodes=rows[:page_size], page=page,
-                           has_next=len(rows) > page_size)  # fmt: skip
+    show = None
+    if source_id is not None:
+        show = store.get_source(get_db(), source_id)
+        if show is None:
+            abort(404, f"No show {source_id}.")
+    rows = store.list_episodes(get_db(), limit=page_size + 1, offset=(page - 1) * page_size,
+                               source_id=source_id)  # fmt: skip
+    return render_template("episodes.html", episodes=rows[:page_size], page=page, show=show,
+                           has_next=len(rows) > page_size,
+                           shows=store.list_sources(get_db()) if show is None else [])  # fmt: skip
 
 
 # The Podcasting 2.0 <podcast:transcript type="..."> of each format.

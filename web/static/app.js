@@ -191,8 +191,8 @@ function setupEpisode() {
   if (!p) return;
   const audio = document.getElementById("player");
   const yt = document.getElementById("player-yt");
-  const lines = Array.from(document.querySelectorAll(".transcript .seg"));
-  const ends = lines.map((l) => parseFloat(l.dataset.e));
+  let lines = Array.from(document.querySelectorAll(".transcript .seg"));
+  let ends = lines.map((l) => parseFloat(l.dataset.e));
   const now = document.getElementById("now");
   let stopAt = p.dataset.end ? parseFloat(p.dataset.end) : null;
 
@@ -272,6 +272,29 @@ function setupEpisode() {
   });
   const current = document.querySelector(".seg.current");
   if (current && parseFloat(p.dataset.start || "0") > 0) current.scrollIntoView({ block: "center" });
+
+  // A long transcript came with the lines around ?t= only: fetch the rest, after, then before
+  // (the browser keeps the view where it is when lines go in above it).
+  const list = document.querySelector("ol.transcript");
+  async function rest() {
+    const first = parseInt(list.dataset.first || "0", 10), last = parseInt(list.dataset.last || "0", 10);
+    const total = parseInt(list.dataset.total || "0", 10);
+    const fetchLines = async (from, to) => {
+      const r = await fetch(`/episodes/${p.dataset.id}/lines?from=${from}&to=${to}`);
+      if (!r.ok) throw new Error(`lines ${from}-${to}: ${r.status}`);
+      return r.text();
+    };
+    if (last < total) list.insertAdjacentHTML("beforeend", await fetchLines(last, total));
+    if (first > 0) list.insertAdjacentHTML("afterbegin", await fetchLines(0, first));
+    list.dataset.first = "0";
+    list.dataset.last = String(total);
+    lines = Array.from(list.querySelectorAll(".seg"));
+    ends = lines.map((l) => parseFloat(l.dataset.e));
+    document.getElementById("more-lines")?.remove();
+  }
+  if (list && (list.dataset.first !== "0" || list.dataset.last !== list.dataset.total)) {
+    rest().catch(() => toast("Part of the transcript didn't load: use “Show the whole transcript”"));
+  }
 
   // Quote a selection of several lines: the text, the start-end time and a clip of the range.
   const actions = document.getElementById("selection-actions");
