@@ -654,6 +654,7 @@ def search(
         return Results(_hits(db, rows, query, False, prefixes), total)
 
     query, filters = _analysed_query(db, text, filters)
+    query = _vocab_spelling(db, query, filters)
     several = len(query.phrases) > 1 or any(len(p) > 1 for p in query.phrases)
     few = _rank_few(db, query, filters)
     if few is None and several and offset + limit <= MAX_PROXIMITY_POOL:
@@ -739,6 +740,25 @@ def _analysed_query(
                  for p in candidates}  # fmt: skip
         best = max(candidates, key=lambda p: found[p])  # ties: the commonest language
     return parsed[readers[best][0]], within(best)
+
+
+def _vocab_spelling(db: sqlite_utils.Database, query: Query, filters: dict[str, Any]) -> Query:
+    """A typed word found nowhere, a letter or two off a name in a show's vocabulary
+    (`indexer vocab add`), is searched as that name: "Ekaterinburg" finds "Yekaterinburg"."""
+    names = store.all_vocab(db)
+    if not names:
+        return query
+    targets = {t[0] for name in names for t in [_stems(name, query.language)] if len(t) == 1}
+    phrases = []
+    for phrase in query.phrases:
+        word = phrase[0] if len(phrase) == 1 else ""
+        if len(word) >= FUZZY_MIN and word not in targets and not store.count_chunks(
+            db, _fts_phrase(phrase), cap=1, **filters
+        ):
+            near = sorted(t for t in targets if _similar(word, t))
+            phrase = (near[0],) if near else phrase
+        phrases.append(phrase)
+    return dataclasses.replace(query, phrases=tuple(dict.fromkeys(phrases)))
 
 
 def _guess_language(db: sqlite_utils.Database, text: str, filters: dict[str, Any]) -> str | None:

@@ -1500,3 +1500,10 @@ def session_key(db: sqlite_utils.Database, *, create: bool = False) -> str | Non
         db.execute("insert or ignore into settings (name, value) values ('session_key', ?)",
                    [secrets.token_hex(32)])  # fmt: skip
     return session_key(db)
+
+
+def all_vocab(db: sqlite_utils.Database) -> list[str]:
+    """Every show's vocabulary terms (for search's spelling help); [] without any."""
+    if not db.table("vocab").exists():
+        return []
+    return [r[0] for r in db.execute("select distinct term from vocab order by term")]

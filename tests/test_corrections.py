@@ -189,3 +189,15 @@ def test_vocabulary_of_a_show_becomes_hints(site):
     assert runner.invoke(cli, ["vocab", "remove", show, "Okonkwo"], env=site["env"]).exit_code == 0
     db = store.open_db(site["path"])
     assert store.vocab_of(db, store.find_source(db, show)["id"]) == ["Yekaterinburg"]
+
+
+def test_a_name_in_a_show_vocabulary_is_found_by_a_near_spelling(site):
+    db = store.open_db(site["path"])
+    episode = add_fake_episode(db, [(0.0, "We report tonight from Yekaterinburg in the Urals.")],
+                               title="Urals", media_id="urals")  # fmt: skip
+    assert not search.search(db, "Ekaterinburg").hits  # a spelling the transcript lacks
+    store.add_vocab(db, store.find_source(db, "https://example.com/feed.xml")["id"],
+                    "Yekaterinburg")  # fmt: skip
+    hits = search.search(db, "Ekaterinburg").hits
+    assert hits and hits[0].episode_id == episode and not hits[0].partial
+    assert not search.search(db, "Ekaterinxyz").hits  # only a letter or two off
