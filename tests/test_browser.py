@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import waitress
 from playwright.sync_api import Browser, Page, sync_playwright
 
-import web
 from indexer import download, links, pipeline, store
 from indexer.config import Settings
 from tests.conftest import Recording, add_fake_episode
@@ -74,13 +72,13 @@ def site(
 
 @pytest.fixture(scope="module")
 def base_url(site: dict[str, Any]) -> Iterator[str]:
-    """The production server (waitress) on a free local port."""
-    server = waitress.create_server(web.create_app({"DATABASE": site["db"]}), host="127.0.0.1",
-                                    port=0)  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    """`indexer serve` itself (gunicorn, two worker processes: an editor's session must hold
+    across them) on a free local port."""
+    from tests.test_server import Server
+
+    server = Server(site["db"], "--workers", "2", "--threads", "4")
+    yield server.base
+    assert server.stop() == 0
 
 
 @pytest.fixture(scope="module")
