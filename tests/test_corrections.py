@@ -201,3 +201,14 @@ def test_a_name_in_a_show_vocabulary_is_found_by_a_near_spelling(site):
     hits = search.search(db, "Ekaterinburg").hits
     assert hits and hits[0].episode_id == episode and not hits[0].partial
     assert not search.search(db, "Ekaterinxyz").hits  # only a letter or two off
+
+
+def test_logging_in_never_redirects_to_another_site(client):
+    for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+        r = client.post("/login", data={"name": "ana", "password": PASSWORD, "next": target,
+                                        "csrf_token": token(client)})  # fmt: skip
+        assert r.status_code == 302 and r.headers["Location"] in ("/", "http://localhost/"), target
+        client.post("/logout", data={"csrf_token": token(client, "/episodes/1")})
+    r = client.post("/login", data={"name": "ana", "password": PASSWORD, "next": "/episodes/1",
+                                    "csrf_token": token(client)})  # fmt: skip
+    assert r.headers["Location"].endswith("/episodes/1")
