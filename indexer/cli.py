@@ -23,6 +23,7 @@ from . import (
     alerts,
     corrections,
     download,
+    embed,
     export,
     links,
     pipeline,
@@ -48,6 +49,7 @@ EXPECTED_ERRORS = (
     alerts.AlertError,
     accounts.AccountError,
     corrections.CorrectionError,
+    embed.EmbedError,
 )
 
 
@@ -349,12 +351,15 @@ def _print_hit(n: int, hit: Hit) -> None:
                                  "is analysed in it.")  # fmt: skip
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, search.MAX_LIMIT))
 @click.option("--offset", default=0, type=click.IntRange(0))
+@click.option("--mode", type=click.Choice(search.MODES), default="keyword", show_default=True,
+              help="keyword: the words; semantic: what was meant (after 'indexer embed'); "
+                   "hybrid: both, fused.")  # fmt: skip
 @json_option("Print a JSON array of hits.")
 @click.pass_context
 @friendly_errors
 def search_command(ctx: click.Context, query: str, advanced: bool, source: str | None,
                    date_from: str | None, date_to: str | None, language: str | None,
-                   limit: int, offset: int, as_json: bool) -> None:  # fmt: skip
+                   limit: int, offset: int, mode: str, as_json: bool) -> None:  # fmt: skip
     """Find where words were spoken; each hit links to that second.
 
     Plain words and "quoted phrases" are matched safely; when no passage holds
@@ -367,12 +372,18 @@ def search_command(ctx: click.Context, query: str, advanced: bool, source: str |
         indexer search --advanced 'budget NEAR(council tax, 5)'
         indexer search --db podcasts.db "harbour"
         indexer search --language de "Wohnungen in Berlin"
+        indexer search --mode hybrid "the part about housing affordability"
     """
     settings = _settings(ctx)
     db = store.open_db(settings.db, readonly=True)
-    results = search.search(db, query, advanced=advanced, source=source, date_from=date_from,
-                            date_to=date_to, language=language, limit=limit,
-                            offset=offset)  # fmt: skip
+    if mode != "keyword" and not advanced:
+        results = search.meaning_search(db, query, mode=mode, source=source,
+                                        date_from=date_from, date_to=date_to,
+                                        language=language, limit=limit, offset=offset)  # fmt: skip
+    else:
+        results = search.search(db, query, advanced=advanced, source=source,
+                                date_from=date_from, date_to=date_to, language=language,
+                                limit=limit, offset=offset)  # fmt: skip
     if as_json:
         _print_json([h.as_dict() for h in results.hits])
         return
@@ -1091,3 +1102,46 @@ def vocab_remove(ctx: click.Context, show: str, term: str) -> None:
     if not store.remove_vocab(db, _source(db, show)["id"], term):
         raise click.ClickException(f"{term!r} is not in the vocabulary of {show!r}")
     click.echo(f"removed: {term}")
+
+
+@cli.command("embed")
+@click.option("--again", is_flag=True, help="Drop every vector and make them all again.")
+@json_option("Print {made, chunks, model} as JSON.")
+@click.pass_context
+@friendly_errors
+def embed_command(ctx: click.Context, again: bool, as_json: bool) -> None:
+    """Make the meaning-search vectors of chunks that have none (resumes where it stopped).
+
+    Uses the bundled all-MiniLM-L6-v2 model (int8, offline). About 27 chunks a second on
+    2 cores: a 1-hour episode takes 3 s.
+
+    \b
+    Examples:
+        indexer embed
+        indexer embed --again --json
+    """
+
+    db = store.open_db(_settings(ctx).db)
+    embedder = embed.load()
+    if again:
+        store.clear_vectors(db)
+    elif store.vector_model(db) not in (None, embedder.model_id):
+        raise click.ClickException(f"the vectors were made with {store.vector_model(db)}: "
+                                   "run 'indexer embed --again' to remake them")  # fmt: skip
+    have, total = store.vector_counts(db)
+    made = 0
+    with tqdm(total=total - have, unit="chunk", disable=as_json or not sys.stderr.isatty(),
+              desc="embedding") as bar:  # fmt: skip
+        while True:
+            todo = store.chunks_without_vectors(db, 256)
+            if not todo:
+                break
+            vectors = embedder.embed([text for _, text in todo])
+            store.save_vectors(db, list(zip([i for i, _ in todo], embed.quantize(vectors),
+                                            strict=True)), embedder.model_id)  # fmt: skip
+            made += len(todo)
+            bar.update(len(todo))
+    if as_json:
+        _print_json({"made": made, "chunks": total, "model": embedder.model_id})
+        return
+    click.echo(f"made {made:,} vectors; {total:,} chunks have one ({embedder.model_id})")

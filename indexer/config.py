@@ -42,6 +42,8 @@ class Settings:
     keep_media: bool = True
     cache_dir: str = ""  # "" -> $XDG_CACHE_HOME/podcast-indexer
     max_duration: float = 0.0  # 0: no limit (seconds)
+    # meaning-search vectors made with each episode: "minilm" (bundled), a model folder, "off"
+    embedding_model: str = "minilm"
 
     @property
     def cache_path(self) -> Path:

@@ -64,6 +64,9 @@ def correct_line(db: sqlite_utils.Database, episode_id: int, seconds: float, tex
         "start": old.start, "end": old.end, "old_text": old.text,
         "new_text": segments[index].text, "editor": editor,
     })  # fmt: skip
+    from .pipeline import restore_vectors  # the pipeline knows the embedding stage
+
+    restore_vectors(db, episode_id)
     return {"episode_id": episode_id, "start": old.start, "end": old.end, "old_text": old.text,
             "text": segments[index].text, "editor": editor}  # fmt: skip
 

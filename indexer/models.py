@@ -117,6 +117,7 @@ class Hit:
     webpage_url: str | None = None
     thumbnail: str | None = None
     source_id: int | None = None
+    semantic: bool = False  # found by meaning only: none of the query's words are in it
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, the shape of `indexer search --json` and /api/search."""
@@ -136,6 +137,7 @@ class Hit:
             "url": self.url,
             "webpage_url": self.webpage_url,
             "partial": self.partial,
+            "semantic": self.semantic,
             "matched_terms": self.matched,
             "query_terms": self.terms,
             "score": round(self.score, 4),

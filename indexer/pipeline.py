@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import sqlite_utils
 
-from . import download, export, feeds, store, transcribe
+from . import download, embed, export, feeds, store, transcribe
 from .chunk import chunk_segments
 from .config import Settings
-from .models import MediaItem, Segment, Transcript
+from .models import Chunk, MediaItem, Segment, Transcript
 
 ALREADY = "already indexed (use --force to transcribe again)"
 REPLACED = "the feed replaced this episode's audio: indexed again"
@@ -300,11 +300,13 @@ def index_item(
             origin=provided.origin if provided else "whisper",
             transcript_url=provided.url if provided else None,
             chapters=chapters,
+            vectors=chunk_vectors(chunks, settings),
         )
         result.status = "indexed"
         result.duration = transcript.duration
         result.segments, result.chunks = len(transcript.segments), len(chunks)
-    except (download.DownloadError, transcribe.TranscriptionError, store.StoreError) as exc:
+    except (download.DownloadError, transcribe.TranscriptionError, store.StoreError,
+            embed.EmbedError) as exc:  # fmt: skip
         result.error = str(exc)
     except OSError as exc:
         result.error = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
@@ -328,6 +330,14 @@ def _creator_subtitles(item: MediaItem, settings: Settings) -> Provided | None:
     return Provided(segments, url, lang, origin="subtitles")
 
 
+def chunk_vectors(chunks: Sequence[Chunk], settings: Settings) -> tuple[str, list[bytes]] | None:
+    """The chunks' meaning vectors, stored with them (None with embedding_model = "off")."""
+    if settings.embedding_model == "off" or not chunks:
+        return None
+    embedder = embed.load(settings.embedding_model)
+    return embedder.model_id, embed.quantize(embedder.embed([c.text for c in chunks]))
+
+
 def _vocab(db: sqlite_utils.Database, item: MediaItem) -> list[str]:
     """The vocabulary editors gave the item's show (`indexer vocab add`)."""
     source = store.find_source(db, item.source_url) if item.source_url else None
@@ -339,4 +349,19 @@ def rechunk(db: sqlite_utils.Database, episode_id: int, window: float) -> int:
     segments = store.get_segments(db, episode_id)
     chunks = chunk_segments(segments, window)
     store.replace_chunks(db, episode_id, segments, chunks, window)
+    restore_vectors(db, episode_id)
     return len(chunks)
+
+
+def restore_vectors(db: sqlite_utils.Database, episode_id: int) -> int:
+    """Remake the vectors of an episode's chunks that lost them (rechunked, corrected), when
+    the database's vectors come from the bundled model; returns how many were made."""
+    if store.vector_model(db) != embed.DEFAULT_ID:
+        return 0  # none yet, or another model's: `indexer embed` makes them
+    todo = store.chunks_without_vectors(db, 100_000, episode_id=episode_id)
+    if not todo:
+        return 0
+    embedder = embed.load(embed.DEFAULT)
+    vectors = embed.quantize(embedder.embed([text for _, text in todo]))
+    store.save_vectors(db, list(zip([i for i, _ in todo], vectors, strict=True)), embedder.model_id)
+    return len(todo)

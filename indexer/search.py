@@ -7,6 +7,7 @@ import dataclasses
 import math
 import re
 import sqlite3
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from . import analyze, links, store
+from . import analyze, embed, links, store
 from .links import link_at
 from .models import Hit, Word
 
@@ -752,8 +753,10 @@ def _vocab_spelling(db: sqlite_utils.Database, query: Query, filters: dict[str, 
     phrases = []
     for phrase in query.phrases:
         word = phrase[0] if len(phrase) == 1 else ""
-        if len(word) >= FUZZY_MIN and word not in targets and not store.count_chunks(
-            db, _fts_phrase(phrase), cap=1, **filters
+        if (
+            len(word) >= FUZZY_MIN
+            and word not in targets
+            and not store.count_chunks(db, _fts_phrase(phrase), cap=1, **filters)
         ):
             near = sorted(t for t in targets if _similar(word, t))
             phrase = (near[0],) if near else phrase
@@ -818,3 +821,124 @@ def quote_at(db: sqlite_utils.Database, url: str, start: float, end: float | Non
     return {"episode_id": episode["id"], "title": episode["title"],
             "text": analyze.join_words([s.text for s in said]), "start": said[0].start,
             "end": said[-1].end, "speaker": next((s.speaker for s in said if s.speaker), None)}  # fmt: skip
+
+
+# --- meaning search -----------------------------------------------------------------------
+
+MODES = ("keyword", "semantic", "hybrid")
+RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al. 2009)
+_BLOCK = 65_536  # vectors scored at a time (bounded temporary memory)
+
+
+@dataclass
+class _Vectors:
+    version: tuple[int, int]
+    ids: Any  # np.ndarray of chunk ids
+    episodes: Any  # np.ndarray of their episode ids
+    matrix: Any  # np.ndarray int8, one row per chunk
+
+
+_vector_cache: dict[str, _Vectors] = {}
+_vector_lock = threading.Lock()
+
+
+def _vector_index(db: sqlite_utils.Database) -> _Vectors:
+    """The database's vectors in memory, reloaded when vectors were added or removed."""
+    import numpy as np
+
+    path = db.execute("pragma database_list").fetchone()[2] or f"memory:{id(db)}"
+    version = store.vectors_version(db)
+    with _vector_lock:
+        cached = _vector_cache.get(path)
+        if cached is None or cached.version != version:
+            ids, episodes, blobs = store.all_vectors(db)
+            dim = len(blobs[0]) if blobs else 384
+            cached = _vector_cache[path] = _Vectors(
+                version, np.array(ids, dtype=np.int64), np.array(episodes, dtype=np.int64),
+                embed.matrix(blobs, dim))  # fmt: skip
+    return cached
+
+
+def semantic_ranking(db: sqlite_utils.Database, text: str, filters: dict[str, Any], n: int,
+                     model: str = embed.DEFAULT) -> tuple[list[tuple[int, float]], Any]:  # fmt: skip
+    """The n chunks closest in meaning to the text, best first, as (chunk id, cosine); and the
+    query's vector. Filters apply before ranking."""
+    import numpy as np
+
+    index = _vector_index(db)
+    if not len(index.ids):
+        have, total = store.vector_counts(db)
+        raise QueryError(f"meaning search needs the chunks' vectors ({have:,} of {total:,} "
+                         "made): run 'indexer embed'")  # fmt: skip
+    query = embed.load(model).embed([text])[0]
+    scores = np.empty(len(index.ids), dtype=np.float32)
+    for i in range(0, len(index.ids), _BLOCK):
+        scores[i : i + _BLOCK] = index.matrix[i : i + _BLOCK].astype(np.float32) @ query / 127.0
+    if any(filters.get(k) for k in ("source", "date_from", "date_to", "language")):
+        allowed = np.array(store.episode_ids_matching(db, **filters), dtype=np.int64)
+        scores[~np.isin(index.episodes, allowed)] = -np.inf
+    n = min(n, len(scores))
+    top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    top = top[np.argsort(-scores[top])]
+    return [(int(index.ids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])], query
+
+
+def _place_by_meaning(db: sqlite_utils.Database, hit: Hit, query_vector: Any,
+                      model: str) -> Hit:  # fmt: skip
+    """A meaning-only hit opens at the line of its chunk closest to the query."""
+    rows = store.hit_rows(db, [hit.chunk_id])
+    segments = store.chunk_segments(rows[0]) if rows else []
+    if len(segments) > 1:
+        vectors = embed.load(model).embed([s.text for s in segments])
+        best = segments[int((vectors @ query_vector).argmax())]
+    elif segments:
+        best = segments[0]
+    else:
+        return dataclasses.replace(hit, semantic=True)
+    start = max(0.0, best.start - LEAD_SECONDS)
+    page = hit.webpage_url or rows[0].get("media_url") or ""
+    return dataclasses.replace(hit, start=start, end=best.end, quote=best.text,
+                               snippet=best.text, speaker=best.speaker,
+                               url=link_at(page, start), semantic=True)  # fmt: skip
+
+
+def meaning_search(db: sqlite_utils.Database, text: str, *, mode: str, source: str | None = None,
+                   date_from: str | None = None, date_to: str | None = None,
+                   language: str | None = None, limit: int = 20, offset: int = 0,
+                   model: str = embed.DEFAULT) -> Results:  # fmt: skip
+    """`mode` "semantic": the chunks closest in meaning; "hybrid": those fused with the
+    keyword search's full matches by reciprocal rank (partial keyword matches are left out:
+    fused in, they drowned the meaning hits)."""
+    if mode not in ("semantic", "hybrid"):
+        raise QueryError(f"unknown search mode {mode!r}: use keyword, semantic or hybrid")
+    if not text.strip():
+        raise QueryError("the query has no words to search for")
+    filters: dict[str, Any] = dict(source=source, date_from=_check_date(date_from, "from"),
+                                   date_to=_check_date(date_to, "to"),
+                                   language=analyze.language_code(language))  # fmt: skip
+    want = offset + limit
+    ranked, vector = semantic_ranking(db, text, filters, max(want * 2, 50), model)
+    keyword: list[Hit] = []
+    if mode == "hybrid":
+        keyword = [h for h in search(db, text, source=source, date_from=date_from,
+                                     date_to=date_to, language=language,
+                                     limit=min(want * 2, MAX_LIMIT)).hits if not h.partial]  # fmt: skip
+    fused: dict[int, float] = {}
+    for rank, hit in enumerate(keyword):
+        fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+    for rank, (chunk_id, _) in enumerate(ranked):
+        fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+    order = sorted(fused, key=lambda c: -fused[c])[offset:want]
+    by_keyword = {h.chunk_id: h for h in keyword}
+    missing = [c for c in order if c not in by_keyword]
+    rows = {r["chunk_id"]: r for r in store.hit_rows(db, missing)}
+    made = {h.chunk_id: h for h in _hits(db, [{**rows[c], "rank": 0.0} for c in missing
+                                              if c in rows], None, False)}  # fmt: skip
+    hits = []
+    for chunk_id in order:
+        if chunk_id in by_keyword:
+            hits.append(dataclasses.replace(by_keyword[chunk_id], score=fused[chunk_id]))
+        elif chunk_id in made:
+            placed = _place_by_meaning(db, made[chunk_id], vector, model)
+            hits.append(dataclasses.replace(placed, score=fused[chunk_id]))
+    return Results(hits, len(fused))

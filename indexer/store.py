@@ -263,6 +263,14 @@ def m010_editors(db: sqlite_utils.Database) -> None:
     db.table("settings").create({"name": str, "value": str}, pk="name")
 
 
+@migrations()
+def m011_chunk_vectors(db: sqlite_utils.Database) -> None:
+    """Each chunk's sentence embedding (int8), for meaning search; gone with its chunk."""
+    db.execute("create table chunk_vectors (chunk_id integer primary key, vector blob not null)")
+    db.execute("create trigger chunk_vectors_ad after delete on chunks begin "
+               "delete from chunk_vectors where chunk_id = old.id; end")  # fmt: skip
+
+
 def _create_fts(db: sqlite_utils.Database, *, prefix: bool) -> None:
     """The full-text index over chunks.search_text, and the triggers keeping it in step."""
     extra = ", prefix='3'" if prefix else ""
@@ -513,8 +521,10 @@ def save_episode(
     local_path: str | None = None,
     chapters: Sequence[tuple[float, str]] = (),
     transcript_url: str | None = None,
+    vectors: tuple[str, Sequence[bytes]] | None = None,
 ) -> int:
-    """Store an episode with its segments and chunks in one transaction; replaces by key."""
+    """Store an episode with its segments and chunks in one transaction; replaces by key.
+    `vectors`: (model id, one meaning vector per chunk, in the chunks' order)."""
     try:
         with writing(db):
             old = episode_by_key(db, item.key)
@@ -550,6 +560,8 @@ def save_episode(
             episode_id = int(episodes.last_pk)
             _insert_chunks(db, episode_id, transcript.segments, chunks,
                            language=transcript.language or item.language)  # fmt: skip
+            if vectors is not None:
+                _insert_vectors(db, episode_id, chunks, *vectors)
             db.table("chapters").insert_all(
                 {"episode_id": episode_id, "start": start, "title": title}
                 for start, title in chapters
@@ -580,6 +592,17 @@ def _insert_chunks(db: sqlite_utils.Database, episode_id: int, segments: Sequenc
                 yield row
 
     db.table("chunks").insert_all(rows(), batch_size=500)
+
+
+def _insert_vectors(db: sqlite_utils.Database, episode_id: int, chunks: Sequence[Chunk],
+                    model_id: str, vectors: Sequence[bytes]) -> None:  # fmt: skip
+    """An episode's chunk vectors, matched to the chunks just stored by their index."""
+    by_index = {c.index: v for c, v in zip(chunks, vectors, strict=True)}
+    ids = db.execute("select id, idx from chunks where episode_id = ?", [episode_id]).fetchall()
+    db.conn.executemany("insert or replace into chunk_vectors (chunk_id, vector) values (?, ?)",
+                        [(i, by_index[idx]) for i, idx in ids if idx in by_index])  # fmt: skip
+    db.execute("insert or replace into settings (name, value) values ('embedding_model', ?)",
+               [model_id])  # fmt: skip
 
 
 def _describe(exc: sqlite3.Error) -> str:
@@ -1507,3 +1530,79 @@ def all_vocab(db: sqlite_utils.Database) -> list[str]:
     if not db.table("vocab").exists():
         return []
     return [r[0] for r in db.execute("select distinct term from vocab order by term")]
+
+
+# --- meaning search: chunk vectors -------------------------------------------------------
+
+
+def chunks_without_vectors(db: sqlite_utils.Database, limit: int,
+                           episode_id: int | None = None) -> list[tuple[int, str]]:  # fmt: skip
+    """(id, text) of chunks that have no vector yet (of one episode, if given), oldest first."""
+    where = "and c.episode_id = ? " if episode_id is not None else ""
+    params = [*([episode_id] if episode_id is not None else []), limit]
+    return [tuple(r) for r in db.execute(  # type: ignore[misc]
+        "select c.id, c.text from chunks c left join chunk_vectors v on v.chunk_id = c.id "
+        f"where v.chunk_id is null {where}order by c.id limit ?", params)]  # fmt: skip
+
+
+def save_vectors(db: sqlite_utils.Database, rows: Sequence[tuple[int, bytes]],
+                 model_id: str) -> None:  # fmt: skip
+    """Store chunk vectors (skipping chunks deleted meanwhile) and the model that made them."""
+    with writing(db):
+        db.conn.executemany(
+            "insert or replace into chunk_vectors (chunk_id, vector) "
+            "select ?, ? where exists (select 1 from chunks where id = ?)",
+            [(i, blob, i) for i, blob in rows],
+        )
+        db.execute("insert or replace into settings (name, value) values ('embedding_model', ?)",
+                   [model_id])  # fmt: skip
+
+
+def clear_vectors(db: sqlite_utils.Database) -> None:
+    with writing(db):
+        db.execute("delete from chunk_vectors")
+        db.execute("delete from settings where name = 'embedding_model'")
+
+
+def vector_model(db: sqlite_utils.Database) -> str | None:
+    """The id of the model the stored vectors were made with, or None."""
+    if not db.table("settings").exists():
+        return None
+    row = db.execute("select value from settings where name = 'embedding_model'").fetchone()
+    return row[0] if row else None
+
+
+def vector_counts(db: sqlite_utils.Database) -> tuple[int, int]:
+    """(chunks with a vector, chunks)."""
+    if not db.table("chunk_vectors").exists():
+        return 0, chunk_total(db)
+    have = db.execute("select count(*) from chunk_vectors").fetchone()[0]
+    return have, db.execute("select count(*) from chunks").fetchone()[0]
+
+
+def vectors_version(db: sqlite_utils.Database) -> tuple[int, int]:
+    """Changes whenever vectors are added or removed (count and highest id)."""
+    if not db.table("chunk_vectors").exists():
+        return 0, 0
+    return tuple(db.execute("select count(*), coalesce(max(chunk_id), 0) from chunk_vectors"
+                            ).fetchone())  # type: ignore[return-value]  # fmt: skip
+
+
+def all_vectors(db: sqlite_utils.Database) -> tuple[list[int], list[int], list[bytes]]:
+    """(chunk ids, their episode ids, vectors), in chunk id order."""
+    ids, episodes, blobs = [], [], []
+    for chunk_id, episode_id, blob in db.execute(
+        "select v.chunk_id, c.episode_id, v.vector from chunk_vectors v "
+        "join chunks c on c.id = v.chunk_id order by v.chunk_id"
+    ):
+        ids.append(chunk_id)
+        episodes.append(episode_id)
+        blobs.append(blob)
+    return ids, episodes, blobs
+
+
+def episode_ids_matching(db: sqlite_utils.Database, source: str | None, date_from: str | None,
+                         date_to: str | None, language: Languages = None) -> list[int]:  # fmt: skip
+    """The episodes a search's filters let through."""
+    extra, params = _filters(source, date_from, date_to, language)
+    return [r[0] for r in db.execute(f"select e.id from episodes e where 1 {extra}", params)]

@@ -92,7 +92,7 @@ def assert_fts_consistent(db: sqlite_utils.Database) -> None:
 MIGRATIONS = [
     "m001_initial", "m002_follow_and_chapters", "m003_compact_timings", "m004_timings_v2",
     "m005_feed_scoped_keys", "m006_lines", "m007_analysed_search_text",
-    "m008_reanalysed_terms", "m009_alerts", "m010_editors",
+    "m008_reanalysed_terms", "m009_alerts", "m010_editors", "m011_chunk_vectors",
 ]  # fmt: skip
 
 
@@ -283,7 +283,7 @@ def test_m004_repacks_version_1_timings(tmp_path: Path, caplog: pytest.LogCaptur
     assert [r["name"] for r in db.query("select name from _sqlite_migrations")] == MIGRATIONS
     assert {bytes(r[0])[:1] for r in db.execute("select timings from chunks")} == {b"\x02"}
     triggers = {r[0] for r in db.execute("select name from sqlite_master where type='trigger'")}
-    assert triggers == {"chunks_ai", "chunks_ad", "chunks_au"}
+    assert triggers == {"chunks_ai", "chunks_ad", "chunks_au", "chunk_vectors_ad"}
     with db.atomic():  # the re-created update trigger still keeps the index in step
         db.execute("update chunks set search_text = search_text || ' zeppelin' "
                    "where id = (select min(id) from chunks)")  # fmt: skip

@@ -237,7 +237,7 @@ def test_bad_date_is_a_clear_400_with_the_form(client, bad):
 def test_advanced_mode(client):
     page = html(client.get("/?q=budg*&mode=advanced"))
     assert title_of(page).startswith("3 results")
-    assert "checked" in page
+    assert '<option value="advanced" selected>' in page
     r = client.get("/?q=budget+AND+(&mode=advanced")
     assert r.status_code == 400
     assert "invalid search syntax" in html(r)
@@ -743,3 +743,12 @@ def test_a_stored_malformed_url_gives_no_server_error(tmp_path: Path) -> None:
                 f"/api/episodes/{episode}"):  # fmt: skip
         assert client.get(url).status_code == 200, url
     assert client.get("/api/search?q=quay").get_json()["hits"][0]["url"] == ""
+
+
+def test_the_search_mode_is_checked(client):
+    assert client.get("/?q=budget&mode=wordy").status_code == 400
+    assert client.get("/api/search?q=budget&mode=wordy").status_code == 400
+    # meaning search before `indexer embed` says what to do, with a 400, not a 500
+    r = client.get("/api/search?q=budget&mode=semantic")
+    assert r.status_code == 400 and "run 'indexer embed'" in r.get_json()["message"]
+    assert "run &#39;indexer embed&#39;" in html(client.get("/?q=budget&mode=hybrid"))

@@ -75,7 +75,28 @@ def _search_args() -> dict[str, Any]:
         "date_to": request.args.get("to") or None,
         "language": _language_arg(),
         "advanced": request.args.get("mode") == "advanced",
+        "mode": _mode_arg(),
     }
+
+
+def _mode_arg() -> str:
+    """?mode=keyword (default), semantic or hybrid (advanced: FTS5 syntax, by keyword)."""
+    mode = request.args.get("mode") or "keyword"
+    if mode == "advanced":
+        return "keyword"
+    if mode not in search.MODES:
+        abort(400, "'mode' must be keyword, semantic, hybrid or advanced")
+    return mode
+
+
+def _searching(args: dict[str, Any], limit: int, offset: int) -> search.Results:
+    """The search the arguments ask for: by words, or by meaning (semantic, hybrid)."""
+    args = dict(args)
+    mode = args.pop("mode")
+    if mode == "keyword":
+        return search.search(get_db(), limit=limit, offset=offset, **args)
+    args.pop("advanced")
+    return search.meaning_search(get_db(), mode=mode, limit=limit, offset=offset, **args)
 
 
 def _language_arg() -> str | None:
@@ -87,7 +108,7 @@ def _language_arg() -> str | None:
 
 def _run_search(args: dict[str, Any], limit: int, offset: int) -> search.Results:
     try:
-        return search.search(get_db(), limit=limit, offset=offset, **args)
+        return _searching(args, limit, offset)
     except search.QueryError as exc:
         abort(400, str(exc))
 
@@ -147,8 +168,7 @@ def index() -> tuple[str, int]:
     results, error = None, None
     if args["text"].strip():
         try:
-            results = search.search(get_db(), limit=page_size, offset=(page - 1) * page_size,
-                                    **args)  # fmt: skip
+            results = _searching(args, page_size, (page - 1) * page_size)
         except search.QueryError as exc:
             error = str(exc)
     return render_template(

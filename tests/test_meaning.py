@@ -1,0 +1,112 @@
+"""Meaning search (issue 13, first part): vectors made by `indexer embed`, semantic and hybrid
+search with the real bundled model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from indexer import search, store
+from indexer.cli import cli
+from tests.conftest import add_fake_episode
+
+SHOWS = {
+    "rent": [(0.0, "Good morning and welcome back to the city podcast."),
+             (6.0, "My rent went from fourteen hundred to nineteen hundred in two years."),
+             (12.0, "Three families on our floor were evicted because they could not keep up.")],
+    "match": [(0.0, "Welcome to the sports hour."),
+              (6.0, "The goalkeeper let in two soft goals in the last ten minutes."),
+              (12.0, "The coach took him off before the penalty shootout.")],
+    "flu": [(0.0, "This is the health desk."),
+            (6.0, "Every intensive care bed was taken during the flu wave."),
+            (12.0, "The hospital had to send patients to the next county.")],
+}  # fmt: skip
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> dict[str, Any]:
+    path = tmp_path / "meaning.db"
+    db = store.open_db(path)
+    ids = {name: add_fake_episode(db, lines, title=name, media_id=name, window=45.0)
+           for name, lines in SHOWS.items()}  # fmt: skip
+    db.close()
+    return {"path": str(path), "ids": ids, "env": {"INDEXER_DB": str(path)}}
+
+
+def run(site: dict[str, Any], *args: str) -> Any:
+    result = CliRunner().invoke(cli, [*args], env=site["env"])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_meaning_search_needs_vectors_and_says_how(site):
+    result = CliRunner().invoke(cli, ["search", "--mode", "semantic", "rent"], env=site["env"])
+    assert result.exit_code == 1 and "run 'indexer embed'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_paraphrase_finds_its_passage_and_lands_on_its_line(site):
+    made = json.loads(run(site, "embed", "--json").output)
+    assert made["made"] == 3 and made["model"] == "all-MiniLM-L6-v2-onnx-int8"
+    hits = json.loads(run(site, "search", "--mode", "semantic", "housing affordability",
+                          "--json").output)  # fmt: skip
+    assert hits[0]["episode_id"] == site["ids"]["rent"] and hits[0]["semantic"]
+    # on a line about rent, not at the chunk's start (the greeting at 0:00)
+    assert hits[0]["start"] >= 5.0
+    assert hits[0]["quote"] in (SHOWS["rent"][1][1], SHOWS["rent"][2][1])
+    for query, show in [("a football match lost at the end", "match"),
+                        ("overcrowded hospital wards", "flu")]:  # fmt: skip
+        top = json.loads(run(site, "search", "--mode", "semantic", query, "--json").output)[0]
+        assert top["episode_id"] == site["ids"][show], query
+
+
+def test_hybrid_keeps_keyword_hits_first_and_resumes_embedding(site):
+    run(site, "embed")
+    hits = json.loads(run(site, "search", "--mode", "hybrid", "goalkeeper", "--json").output)
+    assert hits[0]["episode_id"] == site["ids"]["match"] and not hits[0]["semantic"]
+    assert "goalkeeper" in hits[0]["snippet"]
+    db = store.open_db(site["path"])
+    add_fake_episode(db, [(0.0, "The landlord raised the rent again this spring.")],
+                     title="more rent", media_id="more")  # fmt: skip
+    db.close()
+    again = json.loads(run(site, "embed", "--json").output)
+    assert again["made"] == 1 and again["chunks"] == 4  # only the new chunk
+    db = store.open_db(site["path"], readonly=True)
+    found = search.meaning_search(db, "housing costs", mode="semantic", limit=2).hits
+    assert {h.title for h in found} == {"rent", "more rent"}
+    # filters apply before ranking
+    only = search.meaning_search(db, "housing costs", mode="semantic", date_from="2030-01-01")
+    assert only.hits == []
+
+
+def test_indexing_stores_vectors_with_the_chunks(media_server, env):
+    from tests.test_languages import vtt
+
+    lines = [line for _, line in SHOWS["rent"]]
+    (media_server.root / "rent.vtt").write_text(vtt(lines))
+    (media_server.root / "rent.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/'
+        'namespace/1.0"><channel><title>City</title><item><title>Rents</title><guid>r1</guid>'
+        f'<enclosure url="{media_server.url("rent.mp3")}" type="audio/mpeg"/>'
+        f'<podcast:transcript url="{media_server.url("rent.vtt")}" type="text/vtt" '
+        'language="en"/></item></channel></rss>'
+    )
+    result = CliRunner().invoke(cli, ["add", media_server.url("rent.xml")], env=env)
+    assert result.exit_code == 0, result.output
+    db = store.open_db(env["INDEXER_DB"])
+    have, total = store.vector_counts(db)
+    assert have == total > 0  # searchable by meaning as soon as it is searchable at all
+    hit = search.meaning_search(db, "housing affordability", mode="semantic").hits[0]
+    assert hit.title == "Rents" and hit.semantic
+    # rechunk and corrections remake the vectors they drop
+    assert CliRunner().invoke(cli, ["rechunk", "--chunk-seconds", "5"], env=env).exit_code == 0
+    have, total = store.vector_counts(db)
+    assert have == total and total > 1
+    from indexer import corrections
+
+    corrections.correct_line(db, hit.episode_id, 6.5, "My rent doubled in two years.", "ana")
+    assert store.vector_counts(db)[0] == store.vector_counts(db)[1]
