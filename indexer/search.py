@@ -830,12 +830,17 @@ RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al. 2009)
 _BLOCK = 65_536  # vectors scored at a time (bounded temporary memory)
 
 
+EXACT_UP_TO = 100_000  # vectors scored exactly; above, sign bits pick the candidates first
+CANDIDATES = 0.03  # the share of vectors the sign bits keep for the exact int8 re-ranking
+
+
 @dataclass
 class _Vectors:
     version: tuple[int, int]
     ids: Any  # np.ndarray of chunk ids
     episodes: Any  # np.ndarray of their episode ids
     matrix: Any  # np.ndarray int8, one row per chunk
+    signs: Any  # np.ndarray uint8: each vector's sign bits, packed (48 bytes for 384 dims)
 
 
 _vector_cache: dict[str, _Vectors] = {}
@@ -853,9 +858,10 @@ def _vector_index(db: sqlite_utils.Database) -> _Vectors:
         if cached is None or cached.version != version:
             ids, episodes, blobs = store.all_vectors(db)
             dim = len(blobs[0]) if blobs else 384
+            mat = embed.matrix(blobs, dim)
             cached = _vector_cache[path] = _Vectors(
                 version, np.array(ids, dtype=np.int64), np.array(episodes, dtype=np.int64),
-                embed.matrix(blobs, dim))  # fmt: skip
+                mat, np.packbits(mat > 0, axis=1))  # fmt: skip
     return cached
 
 
@@ -871,16 +877,37 @@ def semantic_ranking(db: sqlite_utils.Database, text: str, filters: dict[str, An
         raise QueryError(f"meaning search needs the chunks' vectors ({have:,} of {total:,} "
                          "made): run 'indexer embed'")  # fmt: skip
     query = embed.load(model).embed([text])[0]
-    scores = np.empty(len(index.ids), dtype=np.float32)
-    for i in range(0, len(index.ids), _BLOCK):
-        scores[i : i + _BLOCK] = index.matrix[i : i + _BLOCK].astype(np.float32) @ query / 127.0
+    rows = np.arange(len(index.ids))
     if any(filters.get(k) for k in ("source", "date_from", "date_to", "language")):
         allowed = np.array(store.episode_ids_matching(db, **filters), dtype=np.int64)
-        scores[~np.isin(index.episodes, allowed)] = -np.inf
+        rows = rows[np.isin(index.episodes, allowed)]
+    return nearest(index, query, rows, n), query
+
+
+def nearest(index: _Vectors, query: Any, rows: Any, n: int) -> list[tuple[int, float]]:
+    """The n of `rows` (positions in the index) closest to the unit vector `query`, best first,
+    as (chunk id, cosine)."""
+    import numpy as np
+
+    if len(rows) > EXACT_UP_TO:
+        # Hamming distance of the sign bits (48 bytes a vector) keeps the likeliest few
+        # percent; only those are scored exactly.
+        signs = index.signs if len(rows) == len(index.ids) else index.signs[rows]
+        # as 64-bit words: 6 XORs and popcounts a vector instead of 48
+        words = signs.view(np.uint64) if signs.shape[1] % 8 == 0 else signs
+        mine = np.packbits(query > 0).view(words.dtype)
+        far = np.bitwise_count(words ^ mine).sum(axis=1, dtype=np.uint16)
+        keep = max(int(len(rows) * CANDIDATES), n * 20)
+        rows = rows[np.argpartition(far, keep - 1)[:keep]] if keep < len(rows) else rows
+    scores = np.empty(len(rows), dtype=np.float32)
+    for i in range(0, len(rows), _BLOCK):
+        scores[i : i + _BLOCK] = index.matrix[rows[i : i + _BLOCK]].astype(np.float32) @ query / 127
     n = min(n, len(scores))
+    if n == 0:
+        return []
     top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
     top = top[np.argsort(-scores[top])]
-    return [(int(index.ids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])], query
+    return [(int(index.ids[rows[i]]), float(scores[i])) for i in top]
 
 
 def _place_by_meaning(db: sqlite_utils.Database, hit: Hit, query_vector: Any,

@@ -110,3 +110,24 @@ def test_indexing_stores_vectors_with_the_chunks(media_server, env):
 
     corrections.correct_line(db, hit.episode_id, 6.5, "My rent doubled in two years.", "ana")
     assert store.vector_counts(db)[0] == store.vector_counts(db)[1]
+
+
+def test_sign_bit_candidates_keep_the_nearest(monkeypatch):
+    """Above EXACT_UP_TO vectors the sign bits pick candidates; the nearest must survive."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((5000, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    stored = np.clip(np.rint(vectors * 127), -127, 127).astype(np.int8)
+    index = search._Vectors((0, 0), np.arange(100, 5100), np.zeros(5000, dtype=np.int64), stored,
+                            np.packbits(stored > 0, axis=1))  # fmt: skip
+    rows = np.arange(5000)
+    exact = search.nearest(index, vectors[42], rows, 5)
+    monkeypatch.setattr(search, "EXACT_UP_TO", 1000)
+    fast = search.nearest(index, vectors[42], rows, 5)
+    assert fast[0][0] == exact[0][0] == 142 and fast[0][1] > 0.99
+    # random vectors are the worst case for sign bits (real embeddings cluster): most of
+    # the exact top 5 still survive, in the same order of score
+    assert len({c for c, _ in fast} & {c for c, _ in exact}) >= 3
+    assert [s for _, s in fast] == sorted((s for _, s in fast), reverse=True)
