@@ -603,6 +603,7 @@ def _insert_vectors(db: sqlite_utils.Database, episode_id: int, chunks: Sequence
                         [(i, by_index[idx]) for i, idx in ids if idx in by_index])  # fmt: skip
     db.execute("insert or replace into settings (name, value) values ('embedding_model', ?)",
                [model_id])  # fmt: skip
+    _bump_vectors(db)
 
 
 def _describe(exc: sqlite3.Error) -> str:
@@ -1556,12 +1557,14 @@ def save_vectors(db: sqlite_utils.Database, rows: Sequence[tuple[int, bytes]],
         )
         db.execute("insert or replace into settings (name, value) values ('embedding_model', ?)",
                    [model_id])  # fmt: skip
+        _bump_vectors(db)
 
 
 def clear_vectors(db: sqlite_utils.Database) -> None:
     with writing(db):
         db.execute("delete from chunk_vectors")
         db.execute("delete from settings where name = 'embedding_model'")
+        _bump_vectors(db)
 
 
 def vector_model(db: sqlite_utils.Database) -> str | None:
@@ -1581,11 +1584,18 @@ def vector_counts(db: sqlite_utils.Database) -> tuple[int, int]:
 
 
 def vectors_version(db: sqlite_utils.Database) -> tuple[int, int]:
-    """Changes whenever vectors are added or removed (count and highest id)."""
+    """Changes whenever vectors are added, replaced or removed: (count, generation)."""
     if not db.table("chunk_vectors").exists():
         return 0, 0
-    return tuple(db.execute("select count(*), coalesce(max(chunk_id), 0) from chunk_vectors"
-                            ).fetchone())  # type: ignore[return-value]  # fmt: skip
+    count = db.execute("select count(*) from chunk_vectors").fetchone()[0]
+    row = db.execute("select value from settings where name = 'vectors_generation'").fetchone()
+    return count, int(row[0]) if row else 0
+
+
+def _bump_vectors(db: sqlite_utils.Database) -> None:
+    # Chunk ids may be reused after a delete: a counter tells servers their copy is stale.
+    db.execute("insert into settings (name, value) values ('vectors_generation', '1') "
+               "on conflict(name) do update set value = cast(value as integer) + 1")  # fmt: skip
 
 
 def all_vectors(db: sqlite_utils.Database) -> tuple[list[int], list[int], list[bytes]]:

@@ -131,3 +131,18 @@ def test_sign_bit_candidates_keep_the_nearest(monkeypatch):
     # the exact top 5 still survive, in the same order of score
     assert len({c for c, _ in fast} & {c for c, _ in exact}) >= 3
     assert [s for _, s in fast] == sorted((s for _, s in fast), reverse=True)
+
+
+def test_the_servers_vector_copy_follows_replaced_vectors(site):
+    run(site, "embed")
+    db = store.open_db(site["path"], readonly=True)
+    before = search._vector_index(db)
+    writer = store.open_db(site["path"])
+    rent = store.chunks_without_vectors(writer, 10)  # none left
+    assert rent == []
+    chunk_id = int(before.ids[0])
+    store.save_vectors(
+        writer, [(chunk_id, bytes(len(before.matrix[0])))], "all-MiniLM-L6-v2-onnx-int8"
+    )
+    after = search._vector_index(db)  # same count, same ids: the generation tells
+    assert after is not before and not after.matrix[0].any()
