@@ -216,3 +216,20 @@ def test_logging_in_never_redirects_to_another_site(client):
     r = client.post("/login", data={"name": "ana", "password": PASSWORD, "next": "/episodes/1",
                                     "csrf_token": token(client)})  # fmt: skip
     assert r.headers["Location"].endswith("/episodes/1")
+
+
+def test_every_server_process_reads_the_session_key_once_an_editor_exists(tmp_path):
+    """Two apps stand for two gunicorn workers started before the first `indexer user add`."""
+    path = tmp_path / "late.db"
+    db = store.open_db(path)
+    episode = add_fake_episode(db, LINES, title="Late")
+    db.close()
+    one = web.create_app({"DATABASE": str(path), "TESTING": True}).test_client()
+    two = web.create_app({"DATABASE": str(path), "TESTING": True}).test_client()
+    one.get("/")
+    two.get("/")  # both started with keys of their own
+    accounts.add_user(store.open_db(path), "ana", PASSWORD)
+    assert log_in(one).status_code == 302
+    two.set_cookie("session", one.get_cookie("session").value)  # the next request, elsewhere
+    page = two.get(f"/episodes/{episode}").get_data(as_text=True)
+    assert "edit-line" in page and "Log out" in page

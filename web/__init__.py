@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.globals import request_ctx
+from flask.sessions import SecureCookieSessionInterface
 from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import BadHost, HTTPException
@@ -64,17 +65,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["DATABASE"] = load_settings().db
 
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(app.config["DATABASE"])
-        app.config["SESSION_KEY_FROM_DB"] = False
-
-        @app.before_request
-        def shared_session_key() -> None:
-            # The first `indexer user add` may come after the server started.
-            if not app.config["SESSION_KEY_FROM_DB"] and request.endpoint in _EDITOR_PAGES:
-                key = store.session_key(get_db())
-                if key:
-                    app.config["SECRET_KEY"] = app.secret_key = key
-                    app.config["SESSION_KEY_FROM_DB"] = True
+        key = _secret_key(app.config["DATABASE"])
+        app.config["SECRET_KEY"] = key or secrets.token_hex(32)
+        app.config["SESSION_KEY_FROM_DB"] = key is not None
+        app.session_interface = _SharedKeySessions()
 
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       PERMANENT_SESSION_LIFETIME=14 * 24 * 3600)  # fmt: skip
@@ -120,21 +114,33 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-_EDITOR_PAGES = {"editing.login", "editing.logout", "editing.correct"}
+class _SharedKeySessions(SecureCookieSessionInterface):
+    """Signed-cookie sessions whose key is read from the database as soon as the first
+    `indexer user add` has put it there (that may come after the server started, and any
+    worker process may get an editor's next request)."""
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        if not app.config["SESSION_KEY_FROM_DB"] and request.endpoint != "static":
+            try:
+                key = store.session_key(get_db())
+            except (store.StoreError, sqlite3.Error):
+                key = None  # the page itself will say what is wrong with the database
+            if key:
+                app.config["SECRET_KEY"] = app.secret_key = key
+                app.config["SESSION_KEY_FROM_DB"] = True
+        return super().open_session(app, request)
 
 
-def _secret_key(database: str) -> str:
-    """The key that signs editors' session cookies: INDEXER_WEB_SECRET_KEY, else the one
-    `indexer user add` keeps in the database (shared by every server process), else a key
-    of this process (before the first editor exists, nobody can log in anyway)."""
+def _secret_key(database: str) -> str | None:
+    """The key that signs editors' session cookies, as `indexer user add` keeps it in the
+    database (shared by every server process), or None before the first editor exists
+    (INDEXER_WEB_SECRET_KEY sets one instead)."""
     try:
         if Path(database).is_file():
-            key = store.session_key(store.open_db(database, readonly=True))
-            if key:
-                return key
+            return store.session_key(store.open_db(database, readonly=True))
     except (store.StoreError, sqlite3.Error):
         pass
-    return secrets.token_hex(32)
+    return None
 
 
 _connections = threading.local()
