@@ -883,7 +883,10 @@ def query_terms(
     return units
 
 
-_HAN = re.compile("[\u2e80-\u2fdf\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
+_HAN_CLASS = (
+    "\u2e80-\u2fdf\u3005-\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+)
+_HAN = re.compile(f"[{_HAN_CLASS}]")
 
 
 def has_han(text: str) -> bool:
@@ -905,9 +908,6 @@ def _hiragana(text: str) -> bool:
 
 _KANA = re.compile("[\u3040-\u30ff]")
 _HIRAGANA_FOR = {c: c - 0x60 for c in range(0x30A1, 0x30F7)}
-_HAN_CLASS = (
-    "\u2e80-\u2fdf\u3005-\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
-)
 _HAN_RUNS = re.compile(f"[{_HAN_CLASS}]+|[^{_HAN_CLASS}]+")
 
 

@@ -1129,18 +1129,9 @@ def embed_command(ctx: click.Context, again: bool, as_json: bool) -> None:
         raise click.ClickException(f"the vectors were made with {store.vector_model(db)}: "
                                    "run 'indexer embed --again' to remake them")  # fmt: skip
     have, total = store.vector_counts(db)
-    made = 0
     with tqdm(total=total - have, unit="chunk", disable=as_json or not sys.stderr.isatty(),
               desc="embedding") as bar:  # fmt: skip
-        while True:
-            todo = store.chunks_without_vectors(db, 256)
-            if not todo:
-                break
-            vectors = embedder.embed([text for _, text in todo])
-            store.save_vectors(db, list(zip([i for i, _ in todo], embed.quantize(vectors),
-                                            strict=True)), embedder.model_id)  # fmt: skip
-            made += len(todo)
-            bar.update(len(todo))
+        made = pipeline.embed_missing(db, embedder, on_batch=bar.update)
     if as_json:
         _print_json({"made": made, "chunks": total, "model": embedder.model_id})
         return

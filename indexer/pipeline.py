@@ -358,10 +358,20 @@ def restore_vectors(db: sqlite_utils.Database, episode_id: int) -> int:
     the database's vectors come from the bundled model; returns how many were made."""
     if store.vector_model(db) != embed.DEFAULT_ID:
         return 0  # none yet, or another model's: `indexer embed` makes them
-    todo = store.chunks_without_vectors(db, 100_000, episode_id=episode_id)
-    if not todo:
-        return 0
-    embedder = embed.load(embed.DEFAULT)
-    vectors = embed.quantize(embedder.embed([text for _, text in todo]))
-    store.save_vectors(db, list(zip([i for i, _ in todo], vectors, strict=True)), embedder.model_id)
-    return len(todo)
+    return embed_missing(db, embed.load(embed.DEFAULT), episode_id=episode_id)
+
+
+def embed_missing(db: sqlite_utils.Database, embedder: embed.Embedder, *,
+                  episode_id: int | None = None,
+                  on_batch: Callable[[int], None] | None = None) -> int:  # fmt: skip
+    """Make the vectors of chunks that have none (of one episode, if given), a batch at a
+    time (so an interrupted run keeps what it made); returns how many were made."""
+    made = 0
+    while todo := store.chunks_without_vectors(db, 256, episode_id=episode_id):
+        vectors = embed.quantize(embedder.embed([text for _, text in todo]))
+        store.save_vectors(db, list(zip([i for i, _ in todo], vectors, strict=True)),
+                           embedder.model_id)  # fmt: skip
+        made += len(todo)
+        if on_batch:
+            on_batch(len(todo))
+    return made

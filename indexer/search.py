@@ -62,13 +62,9 @@ class Query:
 
 def _fts_phrase(phrase: tuple[str, ...]) -> str:
     """A phrase as FTS5 syntax; one Han or kana character looks for the bigrams it starts."""
-    if len(phrase) == 1 and _lone_cjk(phrase[0]):
+    if len(phrase) == 1 and analyze.is_lone_unit(phrase[0]):
         return f'"{phrase[0]}"*'
     return '"' + " ".join(phrase) + '"'
-
-
-def _lone_cjk(term: str) -> bool:
-    return analyze.is_lone_unit(term)
 
 
 def tokens(text: str) -> list[str]:
@@ -172,7 +168,7 @@ def match_span(words: Sequence[Word], query: Query, *, fuzzy: bool = False,
     for k, phrase in enumerate(query.phrases):
         target = list(phrase)
         n = len(target)
-        if n == 1 and _lone_cjk(target[0]):
+        if n == 1 and analyze.is_lone_unit(target[0]):
             occurrences += [(owner[j], owner[j], k) for j, stem in enumerate(stems)
                             if stem.startswith(target[0])]  # fmt: skip
             continue
