@@ -9,14 +9,21 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # System packages: Python with venv; espeak-ng makes the tests' speech; chromium + its
-# driver run the browser tests. Media decoding needs no ffmpeg (PyAV bundles it).
-PKGS=(python3 python3-venv python3-pip espeak-ng chromium chromium-driver)
+# driver run the browser tests; redis-server runs the job queue's tests (the tests start
+# their own on a free port). Media decoding needs no ffmpeg (PyAV bundles it).
+PKGS=(python3 python3-venv python3-pip espeak-ng chromium chromium-driver redis-server)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing system packages: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The tests start their own redis-server; the Debian package also starts a system one
+  # where systemd runs, which a development machine does not need (enable it to use it).
+  if [[ " ${missing[*]} " == *" redis-server "* ]] && command -v systemctl >/dev/null \
+      && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+  fi
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -25,6 +25,7 @@ from . import (
     download,
     embed,
     export,
+    jobqueue,
     links,
     pipeline,
     refresh,
@@ -50,6 +51,7 @@ EXPECTED_ERRORS = (
     accounts.AccountError,
     corrections.CorrectionError,
     embed.EmbedError,
+    jobqueue.QueueError,
 )
 
 
@@ -157,6 +159,27 @@ def verbose_option(f: F) -> F:
                         help="Show yt-dlp's own messages on stderr.")(f)  # fmt: skip
 
 
+def queue_options(f: F) -> F:
+    """Add --queue URL and --no-queue (as `queue` and `no_queue`)."""
+    f = click.option("--no-queue", is_flag=True,
+                     help="Index here even when a queue is configured.")(f)  # fmt: skip
+    return click.option("--queue", metavar="URL",
+                        help="Hand new items to `indexer worker` processes through this Redis "
+                             "job queue (default: the queue setting, env INDEXER_QUEUE).")(f)  # fmt: skip
+
+
+def _queue(settings: Settings, url: str | None, no_queue: bool = False,
+           required: bool = False) -> jobqueue.JobQueue | None:  # fmt: skip
+    """The job queue to use (checked to answer), or None to work in-process."""
+    url = None if no_queue else (url or settings.queue or None)
+    if url is None:
+        if required:
+            raise click.ClickException("no job queue configured: give --queue "
+                                       "redis://HOST:6379/0 or set INDEXER_QUEUE")  # fmt: skip
+        return None
+    return jobqueue.connect(url, settings)
+
+
 def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
@@ -247,6 +270,8 @@ class _Progress:
 
 
 def _result_line(r: pipeline.ItemResult) -> str:
+    if r.status == "queued":
+        return f"queued   {r.title} ({r.note})"
     if r.status == "indexed":
         length = links.format_time(r.duration or 0)
         note = f"; {r.note}" if r.note else ""
@@ -268,18 +293,21 @@ def _result_line(r: pipeline.ItemResult) -> str:
 @click.option("--no-hints", is_flag=True, help="Don't pass title/show notes to the model.")
 @click.option("--subtitles", is_flag=True, default=None,
               help="Use a video's creator-uploaded subtitles (never automatic ones) if any.")  # fmt: skip
+@queue_options
 @json_option("Print a JSON summary: counts and one object per item.")
 @verbose_option
 @click.pass_context
 @friendly_errors
 def add(ctx: click.Context, targets: tuple[str, ...], force: bool, model: str | None,
         device: str | None, language: str | None, chunk_seconds: float | None,
-        batch_size: int | None, no_hints: bool, subtitles: bool | None,
-        as_json: bool) -> None:  # fmt: skip
+        batch_size: int | None, no_hints: bool, subtitles: bool | None, queue: str | None,
+        no_queue: bool, as_json: bool) -> None:  # fmt: skip
     """Download, transcribe and index media: URLs yt-dlp understands, or local files.
 
     A feed, playlist or channel adds all its entries. Items already indexed are
-    skipped. The exit code is 1 if any item failed.
+    skipped. With a job queue (--queue or the queue setting), new items are handed to
+    `indexer worker` processes instead (see `indexer jobs`). The exit code is 1 if any
+    item failed.
 
     \b
     Examples:
@@ -287,25 +315,32 @@ def add(ctx: click.Context, targets: tuple[str, ...], force: bool, model: str | 
         indexer add https://feeds.example.org/show.rss
         indexer add interview.mp3 --language en
         indexer add https://example.com/ep1.mp3 --verbose --json
+        indexer add https://feeds.example.org/show.rss --queue redis://127.0.0.1:6379/0
     """
     settings = _settings(ctx, model=model, device=device, language=language,
                          chunk_seconds=chunk_seconds, batch_size=batch_size,
                          hints=False if no_hints else None, subtitles=subtitles)  # fmt: skip
+    jobs = _queue(settings, queue, no_queue)
     db = store.open_db(settings.db)
     reporter = _Progress(sys.stderr.isatty() and not as_json, as_json=as_json)
     results = list(pipeline.index_targets(db, list(targets), settings, force=force,
-                                          reporter=reporter))  # fmt: skip
+                                          reporter=reporter,
+                                          enqueue=jobs.enqueue if jobs else None))  # fmt: skip
     fired = _run_alerts(db, results)
     done = sum(r.status == "indexed" for r in results)
+    queued = sum(r.status == "queued" for r in results)
     skipped = sum(r.status == "skipped" for r in results)
     failed = [r for r in results if r.status == "failed"]
     if as_json:
         _print_json({"indexed": done, "skipped": skipped, "failed": len(failed),
+                     **({"queued": queued} if jobs else {}),
                      "items": [dataclasses.asdict(r) for r in results],
                      "alerts": fired.as_dict()})  # fmt: skip
     else:
         if len(results) > 1:
-            click.echo(f"{done} indexed, {skipped} skipped, {len(failed)} failed", err=True)
+            counts = f"{queued} queued, " if jobs else ""
+            click.echo(f"{counts}{done} indexed, {skipped} skipped, {len(failed)} failed",
+                       err=True)  # fmt: skip
         if fired:
             click.echo(f"alerts: {_alerts_line(fired)}", err=True)
     if failed:
@@ -351,9 +386,10 @@ def _print_hit(n: int, hit: Hit) -> None:
                                  "is analysed in it.")  # fmt: skip
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, search.MAX_LIMIT))
 @click.option("--offset", default=0, type=click.IntRange(0))
-@click.option("--mode", type=click.Choice(search.MODES), default="keyword", show_default=True,
-              help="keyword: the words; semantic: what was meant (after 'indexer embed'); "
-                   "hybrid: both, fused.")  # fmt: skip
+@click.option("--mode", type=click.Choice(search.MODES), default=search.DEFAULT_MODE,
+              show_default=True,
+              help="keyword: the words; semantic: what was meant; hybrid: both, fused (by "
+                   "keyword alone where there are no vectors).")  # fmt: skip
 @json_option("Print a JSON array of hits.")
 @click.pass_context
 @friendly_errors
@@ -372,18 +408,14 @@ def search_command(ctx: click.Context, query: str, advanced: bool, source: str |
         indexer search --advanced 'budget NEAR(council tax, 5)'
         indexer search --db podcasts.db "harbour"
         indexer search --language de "Wohnungen in Berlin"
-        indexer search --mode hybrid "the part about housing affordability"
+        indexer search "the part about housing affordability"
+        indexer search --mode keyword "exact words only"
     """
     settings = _settings(ctx)
     db = store.open_db(settings.db, readonly=True)
-    if mode != "keyword" and not advanced:
-        results = search.meaning_search(db, query, mode=mode, source=source,
-                                        date_from=date_from, date_to=date_to,
-                                        language=language, limit=limit, offset=offset)  # fmt: skip
-    else:
-        results = search.search(db, query, advanced=advanced, source=source,
-                                date_from=date_from, date_to=date_to, language=language,
-                                limit=limit, offset=offset)  # fmt: skip
+    results = search.find(db, query, mode=mode, advanced=advanced, source=source,
+                          date_from=date_from, date_to=date_to, language=language,
+                          limit=limit, offset=offset, model=settings.embedding_model)  # fmt: skip
     if as_json:
         _print_json([h.as_dict() for h in results.hits])
         return
@@ -694,20 +726,23 @@ def _summary(results: list[refresh.SourceResult], seconds: float) -> dict[str, A
               help="Use a video's creator-uploaded subtitles (never automatic ones) if any.")  # fmt: skip
 @click.option("--keep-media/--delete-media", default=None,
               help="Keep downloaded audio (for the page's player) or delete it after use.")  # fmt: skip
+@queue_options
 @json_option("Print a JSON summary (for monitoring).")
 @verbose_option
 @click.pass_context
 @friendly_errors
 def refresh_command(ctx: click.Context, sources_: tuple[str, ...], limit: int | None,
                     since: str | None, transcribe: bool, retry_failed: bool,
-                    subtitles: bool | None, keep_media: bool | None,
-                    as_json: bool) -> None:  # fmt: skip
+                    subtitles: bool | None, keep_media: bool | None, queue: str | None,
+                    no_queue: bool, as_json: bool) -> None:  # fmt: skip
     """Index what is new in followed sources, newest first; for cron.
 
     Sources are listed cheaply (a conditional GET for feeds); known episodes are skipped
     before anything is downloaded; a feed's own transcript is used when it has one.
     Failed items are retried on later runs with growing delays. Without a terminal only
-    a one-line summary is printed. Exit code 1 if anything failed.
+    a one-line summary is printed. With a job queue (--queue or the queue setting), new
+    episodes are handed to `indexer worker` processes instead of transcribed here. Exit
+    code 1 if anything failed.
 
     \b
     Examples:
@@ -715,6 +750,7 @@ def refresh_command(ctx: click.Context, sources_: tuple[str, ...], limit: int | 
         indexer refresh citydesk --limit 3 --since 2024-01-01
         indexer refresh --json --delete-media
         indexer refresh citydesk --verbose
+        indexer refresh --queue redis://127.0.0.1:6379/0
     """
     import time
 
@@ -725,20 +761,25 @@ def refresh_command(ctx: click.Context, sources_: tuple[str, ...], limit: int | 
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     settings = _settings(ctx, keep_media=keep_media, subtitles=subtitles)
+    jobs = _queue(settings, queue, no_queue)
     db = store.open_db(settings.db)
     tty = sys.stderr.isatty() and not as_json
     reporter = _Progress(tty) if tty else None
     results = []
-    for result in refresh.refresh(db, settings, list(sources_), options, reporter):
+    for result in refresh.refresh(db, settings, list(sources_), options, reporter,
+                                  enqueue=jobs.enqueue if jobs else None):  # fmt: skip
         results.append(result)
         if tty and result.status != "ok":
             click.echo(f"{result.name}: {result.error or result.status}", err=True)
     fired = _run_alerts(db, [item for r in results for item in r.items])
     summary = {**_summary(results, time.monotonic() - began), "alerts": fired.as_dict()}
+    if jobs:
+        summary["queued"] = sum(r.queued for r in results)
     if as_json:
         _print_json(summary)
     else:
-        line = (f"refresh: {summary['sources']} sources, {summary['new']} new, "
+        queued = f"{summary['queued']} queued, " if jobs else ""
+        line = (f"refresh: {summary['sources']} sources, {summary['new']} new, {queued}"
                 f"{summary['failed']} failed, {summary['unchanged']} unchanged")  # fmt: skip
         if summary["replaced"]:
             line += f", {summary['replaced']} with replaced audio indexed again"
@@ -886,7 +927,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, workers: int, 
 
     settings = _settings(ctx)
     store.open_db(settings.db, readonly=True).close()  # fail now, not on the first request
-    config = {"DATABASE": settings.db}
+    config = {"DATABASE": settings.db, "QUEUE": settings.queue}
     if debug:
         create_app(config).run(host=host, port=port, debug=True)
         return
@@ -1136,3 +1177,124 @@ def embed_command(ctx: click.Context, again: bool, as_json: bool) -> None:
         _print_json({"made": made, "chunks": total, "model": embedder.model_id})
         return
     click.echo(f"made {made:,} vectors; {total:,} chunks have one ({embedder.model_id})")
+
+
+def _log_to_stderr(verbose: bool = False) -> None:
+    """Timestamped log lines on stderr, for long-running worker processes (journald)."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    if not verbose:
+        logging.getLogger("dramatiq").setLevel(logging.WARNING)
+
+
+@cli.command("worker")
+@click.option("--queue", metavar="URL", help="The job queue's Redis (default: the queue "
+              "setting, env INDEXER_QUEUE).")  # fmt: skip
+@click.option("--model", help="faster-whisper model name or folder (default: bundled base).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run.")
+@click.option("--batch-size", type=int, help="Batched transcription size; 1 = sequential.")
+@click.option("--cpu-threads", type=click.IntRange(0), help="CPU threads for the model "
+              "(0: one per core).")  # fmt: skip
+@click.option("--debug", "verbose", is_flag=True, help="Log dramatiq's own messages too.")
+@click.pass_context
+@friendly_errors
+def worker_command(ctx: click.Context, queue: str | None, model: str | None,
+                   device: str | None, batch_size: int | None, cpu_threads: int | None,
+                   verbose: bool) -> None:  # fmt: skip
+    """Take transcription jobs from the queue: download, transcribe, hand the transcript back.
+
+    Runs on any machine with the package installed, with its own model and device
+    settings; it needs no database (`indexer store-worker` stores what it makes). One job
+    at a time; run one worker per GPU, or one per machine on CPUs. A worker that is killed
+    loses nothing: its job goes to another worker after queue_heartbeat seconds (SIGTERM
+    hands it back at once). Logs one line per job on stderr.
+
+    \b
+    Examples:
+        indexer worker --queue redis://queue.example.org:6379/0
+        INDEXER_QUEUE=redis://10.0.0.5:6379/0 indexer worker --device cuda --model large-v3-turbo
+    """
+    settings = _settings(ctx, model=model, device=device, batch_size=batch_size,
+                         cpu_threads=cpu_threads)  # fmt: skip
+    _log_to_stderr(verbose)
+    jobs = _queue(settings, queue, required=True)
+    assert jobs is not None
+    jobs.run_worker(jobqueue.TRANSCRIBE, on_ready=lambda: click.echo(
+        f"worker: taking transcription jobs from {jobqueue.safe_url(jobs.url)} "
+        f"(model {settings.model}, device {settings.device})", err=True))  # fmt: skip
+
+
+@cli.command("store-worker")
+@click.option("--queue", metavar="URL", help="The job queue's Redis (default: the queue "
+              "setting, env INDEXER_QUEUE).")  # fmt: skip
+@click.option("--debug", "verbose", is_flag=True, help="Log dramatiq's own messages too.")
+@click.pass_context
+@friendly_errors
+def store_worker_command(ctx: click.Context, queue: str | None, verbose: bool) -> None:
+    """Store the transcripts workers made, into the database: run exactly one, beside it.
+
+    SQLite has one writer at a time: this process is the only one that writes what the
+    queue's workers made (each episode in one transaction, once, even when a job was
+    delivered twice), records failures for `refresh`'s backoff and runs the alerts on the
+    new episodes.
+
+    \b
+    Examples:
+        indexer --db /srv/podcasts.db store-worker --queue redis://127.0.0.1:6379/0
+    """
+    settings = _settings(ctx)
+    _log_to_stderr(verbose)
+    jobs = _queue(settings, queue, required=True)
+    assert jobs is not None
+    jobs.run_worker(jobqueue.STORE, on_ready=lambda: click.echo(
+        f"store-worker: storing into {settings.db} from {jobqueue.safe_url(jobs.url)}",
+        err=True))  # fmt: skip
+
+
+def _job_line(job: dict[str, Any]) -> str:
+    line = f"{job['id']}  {job['state']:<7}"
+    if job["state"] == "running":
+        line += f" {job['progress'] * 100:3.0f}% {job['phase']}"
+    line += f"  {job['title']}"
+    if job["episode_id"] is not None:
+        line += f"  -> #{job['episode_id']}"
+    if job["worker"] and job["state"] == "running":
+        line += f"  on {job['worker']}"
+    if job["attempts"] > 1:
+        line += f"  (attempt {job['attempts']})"
+    if job["error"] and job["state"] in ("failed", "queued"):
+        line += f"  error: {job['error']}"
+    return line
+
+
+@cli.command("jobs")
+@click.option("--queue", metavar="URL", help="The job queue's Redis (default: the queue "
+              "setting, env INDEXER_QUEUE).")  # fmt: skip
+@click.option("--state", type=click.Choice(jobqueue.STATES), help="Only jobs in this state.")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1))
+@json_option("Print a JSON array of jobs: id, state, title, progress (0-1), phase, worker, "
+             "attempts, error, episode_id, times.")  # fmt: skip
+@click.pass_context
+@friendly_errors
+def jobs_command(ctx: click.Context, queue: str | None, state: str | None, limit: int,
+                 as_json: bool) -> None:  # fmt: skip
+    """List the queue's jobs, newest first: queued, running (with progress), failed, done.
+
+    Done and failed jobs are listed for 7 days.
+
+    \b
+    Examples:
+        indexer jobs
+        indexer jobs --state failed
+        indexer jobs --queue redis://127.0.0.1:6379/0 --json
+    """
+    jobs = _queue(_settings(ctx), queue, required=True)
+    assert jobs is not None
+    rows = jobs.jobs(state=state, limit=limit)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("No jobs.", err=True)
+    for row in rows:
+        click.echo(_job_line(row))

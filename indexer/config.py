@@ -44,6 +44,12 @@ class Settings:
     max_duration: float = 0.0  # 0: no limit (seconds)
     # meaning-search vectors made with each episode: "minilm" (bundled), a model folder, "off"
     embedding_model: str = "minilm"
+    # The job queue's Redis URL ("redis://host:6379/0"): add and refresh hand new items to
+    # `indexer worker` processes. "" (the default) indexes in-process.
+    queue: str = ""
+    queue_heartbeat: float = 60.0  # seconds a silent worker's job waits before redelivery
+    queue_retries: int = 2  # retries of a job that failed (download error, ...) before it fails
+    queue_backoff: float = 30.0  # seconds before a failed job's first retry; doubles each time
 
     @property
     def cache_path(self) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -44,7 +45,15 @@ class Embedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit vectors (float32, one row per text): mean of the token states, as
         sentence-transformers pools them."""
-        out = []
+        return self.embed_with_spans(texts, [[] for _ in texts])[0]
+
+    def embed_with_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]
+                         ) -> tuple[np.ndarray, list[np.ndarray]]:  # fmt: skip
+        """The texts' unit vectors, and for each text one unit vector per (start, end)
+        character span: the mean of the span's token states from the same run ("late
+        chunking"), so a line's vector costs nothing and knows its context. A span past the
+        token limit gets a zero vector."""
+        out, parts = [], []
         for i in range(0, len(texts), BATCH):
             batch = [t if t.strip() else "." for t in texts[i : i + BATCH]]
             enc = self.tokenizer.encode_batch(batch)
@@ -56,8 +65,24 @@ class Embedder:
             with self.lock:
                 states = self.session.run(None, feeds)[0]
             pooled = (states * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
-            out.append(pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9))
-        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 384), np.float32)
+            out.append(_unit(pooled))
+            for row, (e, wanted) in enumerate(zip(enc, spans[i : i + BATCH], strict=True)):
+                starts = np.array([a for a, _ in e.offsets])
+                ends = np.array([b for _, b in e.offsets])
+                real = np.array(e.attention_mask, dtype=bool) & (ends > starts)
+                lines = np.zeros((len(wanted), states.shape[-1]), dtype=np.float32)
+                for n, (a, b) in enumerate(wanted):
+                    inside = real & (starts >= a) & (ends <= b)
+                    if inside.any():
+                        lines[n] = states[row][inside].mean(0)
+                parts.append(_unit(lines))
+        if not out:
+            return np.zeros((0, 384), np.float32), []
+        return np.concatenate(out).astype(np.float32), parts
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)).astype(np.float32)
 
 
 def _default_files() -> tuple[Path, Path]:
@@ -74,20 +99,35 @@ def _default_files() -> tuple[Path, Path]:
     return model, tokenizer
 
 
-@functools.cache
+def model_id(name: str) -> str:
+    """The id vectors made by model `name` are stored under (without loading it)."""
+    return DEFAULT_ID if name == DEFAULT else Path(name).expanduser().name
+
+
+def languages(model: str) -> frozenset[str] | None:
+    """The languages a model's vectors can be trusted in; None for any (unknown models
+    are taken at their word)."""
+    return frozenset({"en"}) if model_id(model) == DEFAULT_ID else None
+
+
 def load(name: str = DEFAULT) -> Embedder:
     """The embedding model `name`: "minilm" (the bundled default) or a folder with
     model.onnx and tokenizer.json. Loaded once per process."""
+    return _load(name)  # one cache key however it is called: load() and load("minilm")
+
+
+@functools.cache
+def _load(name: str) -> Embedder:
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
     if name == DEFAULT:
         model, tokenizer_file = _default_files()
-        model_id = DEFAULT_ID
+        made_by = DEFAULT_ID
     else:
         folder = Path(name).expanduser()
         model, tokenizer_file = folder / "model.onnx", folder / "tokenizer.json"
-        model_id = folder.name
+        made_by = folder.name
     for path in (model, tokenizer_file):
         if not path.is_file():
             raise EmbedError(f"no {path.name} at {path.parent}: give a folder holding model.onnx "
@@ -102,7 +142,33 @@ def load(name: str = DEFAULT) -> Embedder:
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
         raise EmbedError(f"can't load the embedding model {model}: {exc}") from None
     inputs = frozenset(i.name for i in session.get_inputs())
-    return Embedder(model_id, session, tokenizer, inputs, threading.Lock())
+    return Embedder(made_by, session, tokenizer, inputs, threading.Lock())
+
+
+def encode_chunks(embedder: Embedder, chunks: Sequence[tuple[str, Sequence[str]]]
+                  ) -> tuple[list[bytes], list[bytes]]:  # fmt: skip
+    """For (chunk text, its lines' texts) pairs: each chunk's int8 vector, and its lines'
+    sign bits (48 bytes a line for MiniLM) from the same run, which place a meaning hit on
+    its line as well as embedding each line alone did (docs/benchmarks.md)."""
+    spans = []
+    for text, lines in chunks:
+        pos, mine = 0, []
+        for line in lines:
+            line = line.strip()
+            at = text.find(line, pos) if line else -1
+            mine.append((at, at + len(line)) if at >= 0 else (0, 0))
+            pos = at + len(line) if at >= 0 else pos
+        spans.append(mine)
+    vectors, parts = embedder.embed_with_spans([t for t, _ in chunks], spans)
+    return quantize(vectors), [np.packbits(p > 0, axis=1).tobytes() for p in parts]
+
+
+def line_signs(blob: bytes | None, lines: int, dim: int) -> np.ndarray | None:
+    """Stored line sign bits back as one row per line (None when they don't fit)."""
+    width = dim // 8
+    if not blob or len(blob) != lines * width:
+        return None
+    return np.frombuffer(blob, dtype=np.uint8).reshape(lines, width)
 
 
 def quantize(vectors: np.ndarray) -> list[bytes]:

@@ -29,7 +29,7 @@ class ItemResult:
 
     target: str
     title: str
-    status: str  # "indexed", "skipped" or "failed"
+    status: str  # "indexed", "skipped", "failed" or "queued" (handed to a job queue)
     episode_id: int | None = None
     error: str | None = None
     duration: float | None = None
@@ -63,6 +63,23 @@ class _Silent:
 
 
 Entry = MediaItem | download.DownloadError | download.KnownEntry
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """An item handed to a job queue instead of being indexed here: what a worker needs
+    besides its own settings (the publisher's transcript and chapters are fetched there)."""
+
+    item: MediaItem
+    force: bool = False
+    transcript: feeds.TranscriptLink | None = None
+    chapters_url: str | None = None
+    vocab: tuple[str, ...] = ()
+    failures_source: int | None = None  # refresh: record a failure against this source
+
+
+# Puts a WorkItem on a job queue; returns a "queued" (or "skipped"/"failed") ItemResult.
+Enqueue = Callable[[WorkItem], "ItemResult"]
 
 
 def _items(target: str, is_known: download.IsKnown | None) -> Iterator[Entry]:
@@ -107,11 +124,12 @@ def index_feed(
     wait: Callable[[MediaItem], str | None] | None = None,
     failed: Callable[[MediaItem, str], None] | None = None,
     reporter: Reporter | None = None,
+    enqueue: Enqueue | None = None,
 ) -> Iterator[ItemResult]:
     """Index a feed's entries, newest first (`add FEED` and `refresh` both come here).
 
     `wait(item)` says why an item must not be tried now; `failed(item, error)` hears of
-    every failure.
+    every failure; with `enqueue`, new entries go to a job queue instead of being indexed.
     """
     opts = options or FeedOptions()
     rep = reporter or _Silent()
@@ -156,7 +174,14 @@ def index_feed(
         for reason in entry.refused:
             log.warning(f"{entry.title}: {reason}")
         rep.started(item)
-        result = _index_entry(db, item, entry, settings, opts, rep, force=replaced or opts.force)
+        if enqueue is not None:
+            result = enqueue(WorkItem(item, force=replaced or opts.force,
+                                      transcript=None if opts.transcribe else entry.best_transcript(),
+                                      chapters_url=entry.chapters_url,
+                                      vocab=tuple(_vocab(db, item))))  # fmt: skip
+        else:
+            result = _index_entry(db, item, entry, settings, opts, rep,
+                                  force=replaced or opts.force)  # fmt: skip
         if result.status == "indexed" and replaced:
             result.note = REPLACED
         if result.status == "failed" and failed:
@@ -168,21 +193,28 @@ def index_feed(
 def _index_entry(db: sqlite_utils.Database, item: MediaItem, entry: feeds.FeedItem,
                  settings: Settings, opts: FeedOptions, rep: Reporter,
                  force: bool) -> ItemResult:  # fmt: skip
-    extra: dict[str, object] = {}
+    link = None if opts.transcribe else entry.best_transcript()
     try:
-        link = None if opts.transcribe else entry.best_transcript()
-        if link is not None:
-            got = download.http_get(link.url, max_bytes=TRANSCRIPT_BYTES)
-            text = got.body.decode("utf-8", errors="replace")
-            extra["provided"] = Provided(
-                tuple(export.parse_transcript(text, link.fmt)), link.url, link.language
-            )
-        if entry.chapters_url:
-            got = download.http_get(entry.chapters_url, max_bytes=CHAPTERS_BYTES)
-            extra["chapters"] = tuple(feeds.parse_chapters(got.body))
+        extra = entry_extras(link, entry.chapters_url)
     except (download.DownloadError, ValueError) as exc:
         return ItemResult(item.source_url, item.title, "failed", error=str(exc))
     return index_item(db, item, settings, force=force, reporter=rep, **extra)  # type: ignore[arg-type]
+
+
+def entry_extras(link: feeds.TranscriptLink | None, chapters_url: str | None) -> dict[str, object]:
+    """A feed entry's publisher transcript (`provided`) and chapters, fetched; raises
+    DownloadError or ValueError."""
+    extra: dict[str, object] = {}
+    if link is not None:
+        got = download.http_get(link.url, max_bytes=TRANSCRIPT_BYTES)
+        text = got.body.decode("utf-8", errors="replace")
+        extra["provided"] = Provided(
+            tuple(export.parse_transcript(text, link.fmt)), link.url, link.language
+        )
+    if chapters_url:
+        got = download.http_get(chapters_url, max_bytes=CHAPTERS_BYTES)
+        extra["chapters"] = tuple(feeds.parse_chapters(got.body))
+    return extra
 
 
 def index_targets(
@@ -192,8 +224,10 @@ def index_targets(
     *,
     force: bool = False,
     reporter: Reporter | None = None,
+    enqueue: Enqueue | None = None,
 ) -> Iterator[ItemResult]:
-    """Index every media item behind the targets; yields one result per item."""
+    """Index every media item behind the targets; yields one result per item (with
+    `enqueue`, new items go to a job queue instead)."""
     rep = reporter or _Silent()
 
     def is_known(key: str) -> bool:
@@ -206,7 +240,7 @@ def index_targets(
                 feed = feeds.parse_feed(got.body, url=got.url or target,
                                         content_type=got.content_type)  # fmt: skip
                 yield from index_feed(db, target, feed, settings, FeedOptions(force=force),
-                                      reporter=rep)  # fmt: skip
+                                      reporter=rep, enqueue=enqueue)  # fmt: skip
                 continue
         except (download.DownloadError, feeds.FeedError) as exc:
             failure = ItemResult(target, target, "failed", error=str(exc))
@@ -222,7 +256,10 @@ def index_targets(
                 result.episode_id = found["id"] if found else None
             else:
                 rep.started(entry)
-                result = index_item(db, entry, settings, force=force, reporter=rep)
+                if enqueue is not None:
+                    result = enqueue(WorkItem(entry, force=force, vocab=tuple(_vocab(db, entry))))
+                else:
+                    result = index_item(db, entry, settings, force=force, reporter=rep)
             rep.finished(result)
             yield result
 
@@ -248,18 +285,67 @@ def index_item(
     chapters: tuple[tuple[float, str], ...] = (),
 ) -> ItemResult:
     """Run one item through every stage; the episode is stored whole or not at all."""
+    began = time.monotonic()
+    existing = store.episode_by_key(db, item.key)
+    if existing and not force:
+        return ItemResult(item.source_url, item.title, "skipped", existing["id"], ALREADY,
+                          item.duration)  # fmt: skip
+    got = produce(item, settings, reporter=reporter, provided=provided, chapters=chapters,
+                  vocab=_vocab(db, item))  # fmt: skip
+    if isinstance(got, ItemResult):
+        return got
+    result = store_produced(db, got, settings)
+    result.seconds = time.monotonic() - began
+    return result
+
+
+@dataclass
+class Produced:
+    """An item's transcript, chunk vectors and provenance, ready to store: the first half of
+    index_item (no database needed), which a queue worker hands back to the store step."""
+
+    item: MediaItem
+    transcript: Transcript
+    chunk_seconds: float
+    origin: str = "whisper"
+    transcript_url: str | None = None
+    chapters: tuple[tuple[float, str], ...] = ()
+    vectors: store.Vectors | None = None  # (model id, vectors, line sign bits or None)
+    local_path: str | None = None
+    seconds: float = 0.0
+
+    def chunks(self) -> list[Chunk]:
+        """The search chunks (the same ones the vectors were made for)."""
+        return chunk_segments(self.transcript.segments, self.chunk_seconds)
+
+
+def too_long(item: MediaItem, settings: Settings) -> str | None:
+    """Why an item is skipped for its length (max_duration), or None."""
+    if settings.max_duration and item.duration and item.duration > settings.max_duration:
+        return f"longer than max_duration ({item.duration:.0f} s)"
+    return None
+
+
+def produce(
+    item: MediaItem,
+    settings: Settings,
+    *,
+    reporter: Reporter | None = None,
+    provided: Provided | None = None,
+    chapters: tuple[tuple[float, str], ...] = (),
+    vocab: Sequence[str] = (),
+    keep_media: bool | None = None,
+) -> Produced | ItemResult:
+    """Download and transcribe (or take the provided transcript), chunk and embed; a
+    "failed" or "skipped" ItemResult says why not. Writes no database."""
     rep = reporter or _Silent()
     began = time.monotonic()
     result = ItemResult(item.source_url, item.title, "failed", duration=item.duration)
-    existing = store.episode_by_key(db, item.key)
-    if existing and not force:
-        result.status, result.episode_id = "skipped", existing["id"]
-        result.error = ALREADY
+    why = too_long(item, settings)
+    if why:
+        result.status, result.error = "skipped", why
         return result
-    if settings.max_duration and item.duration and item.duration > settings.max_duration:
-        result.status = "skipped"
-        result.error = f"longer than max_duration ({item.duration:.0f} s)"
-        return result
+    keep = settings.keep_media if keep_media is None else keep_media
     downloaded: Path | None = None
     path: Path | None = None
     try:
@@ -282,38 +368,65 @@ def index_item(
             transcript = transcribe.transcribe(
                 path,
                 settings,
-                hints=transcribe.build_hints(item.title, item.description, _vocab(db, item)),
+                hints=transcribe.build_hints(item.title, item.description, vocab),
                 on_progress=rep.transcribing,
             )
         chunks = chunk_segments(transcript.segments, settings.chunk_seconds)
+        return Produced(
+            item,
+            transcript,
+            settings.chunk_seconds,
+            origin=provided.origin if provided else "whisper",
+            transcript_url=provided.url if provided else None,
+            chapters=chapters,
+            vectors=chunk_vectors(chunks, settings, transcript.segments),
+            local_path=str(path) if path and ((keep and downloaded) or item.path) else None,
+            seconds=time.monotonic() - began,
+        )
+    except (download.DownloadError, transcribe.TranscriptionError, embed.EmbedError) as exc:
+        result.error = str(exc)
+    except OSError as exc:
+        result.error = _os_error(exc)
+    finally:
+        if downloaded is not None and not keep:
+            downloaded.unlink(missing_ok=True)
+    result.seconds = time.monotonic() - began
+    return result
+
+
+def _os_error(exc: OSError) -> str:
+    return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+
+
+def store_produced(db: sqlite_utils.Database, produced: Produced, settings: Settings) -> ItemResult:
+    """Store a produced transcript in one transaction (the second half of index_item)."""
+    item, transcript = produced.item, produced.transcript
+    result = ItemResult(item.source_url, item.title, "failed", duration=item.duration,
+                        seconds=produced.seconds)  # fmt: skip
+    chunks = produced.chunks()
+    try:
         name = item.channel or (Path(item.path).name if item.path else None)
         source_id = store.source_id_for(db, item.source_url, name)
-        keep = downloaded is not None and settings.keep_media
         result.episode_id = store.save_episode(
             db,
             item,
             transcript,
             chunks,
             source_id=source_id,
-            chunk_seconds=settings.chunk_seconds,
-            local_path=str(path) if path is not None and (keep or item.path) else None,
-            origin=provided.origin if provided else "whisper",
-            transcript_url=provided.url if provided else None,
-            chapters=chapters,
-            vectors=chunk_vectors(chunks, settings),
+            chunk_seconds=produced.chunk_seconds,
+            local_path=produced.local_path,
+            origin=produced.origin,
+            transcript_url=produced.transcript_url,
+            chapters=produced.chapters,
+            vectors=produced.vectors,
         )
         result.status = "indexed"
         result.duration = transcript.duration
         result.segments, result.chunks = len(transcript.segments), len(chunks)
-    except (download.DownloadError, transcribe.TranscriptionError, store.StoreError,
-            embed.EmbedError) as exc:  # fmt: skip
+    except store.StoreError as exc:
         result.error = str(exc)
     except OSError as exc:
-        result.error = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
-    finally:
-        if downloaded is not None and not settings.keep_media:
-            downloaded.unlink(missing_ok=True)
-    result.seconds = time.monotonic() - began
+        result.error = _os_error(exc)
     return result
 
 
@@ -330,12 +443,17 @@ def _creator_subtitles(item: MediaItem, settings: Settings) -> Provided | None:
     return Provided(segments, url, lang, origin="subtitles")
 
 
-def chunk_vectors(chunks: Sequence[Chunk], settings: Settings) -> tuple[str, list[bytes]] | None:
-    """The chunks' meaning vectors, stored with them (None with embedding_model = "off")."""
+def chunk_vectors(chunks: Sequence[Chunk], settings: Settings,
+                  segments: Sequence[Segment] = ()) -> store.Vectors | None:  # fmt: skip
+    """The chunks' meaning vectors (and their lines' sign bits, given the segments), stored
+    with them; None with embedding_model = "off"."""
     if settings.embedding_model == "off" or not chunks:
         return None
     embedder = embed.load(settings.embedding_model)
-    return embedder.model_id, embed.quantize(embedder.embed([c.text for c in chunks]))
+    pairs = [(c.text, [s.text for s in segments[c.first_segment : c.last_segment + 1]]
+              if segments else []) for c in chunks]  # fmt: skip
+    vectors, lines = embed.encode_chunks(embedder, pairs)
+    return embedder.model_id, vectors, lines if segments else None
 
 
 def _vocab(db: sqlite_utils.Database, item: MediaItem) -> list[str]:
@@ -368,9 +486,11 @@ def embed_missing(db: sqlite_utils.Database, embedder: embed.Embedder, *,
     time (so an interrupted run keeps what it made); returns how many were made."""
     made = 0
     while todo := store.chunks_without_vectors(db, 256, episode_id=episode_id):
-        vectors = embed.quantize(embedder.embed([text for _, text in todo]))
-        store.save_vectors(db, list(zip([i for i, _ in todo], vectors, strict=True)),
-                           embedder.model_id)  # fmt: skip
+        vectors, lines = embed.encode_chunks(
+            embedder, [(row["text"], [s.text for s in store.chunk_segments(row)]) for row in todo]
+        )
+        store.save_vectors(db, [(row["id"], v, ln) for row, v, ln in
+                                zip(todo, vectors, lines, strict=True)], embedder.model_id)  # fmt: skip
         made += len(todo)
         if on_batch:
             on_batch(len(todo))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -35,6 +36,10 @@ class SourceResult:
     @property
     def new(self) -> int:
         return sum(r.status == "indexed" for r in self.items)
+
+    @property
+    def queued(self) -> int:
+        return sum(r.status == "queued" for r in self.items)
 
     @property
     def failed(self) -> int:
@@ -85,8 +90,10 @@ def refresh(
     refs: list[str] | None = None,
     options: Options | None = None,
     reporter: pipeline.Reporter | None = None,
+    enqueue: pipeline.Enqueue | None = None,
 ) -> Iterator[SourceResult]:
-    """Refresh the given (or all) followed sources, one at a time."""
+    """Refresh the given (or all) followed sources, one at a time; with `enqueue`, new
+    items go to a job queue instead of being indexed here."""
     opts = options or Options()
     if refs:
         sources = []
@@ -103,17 +110,25 @@ def refresh(
             if not locked:
                 yield SourceResult(source["id"], name, "busy", "another refresh is working on it")
                 continue
-            yield _refresh_source(db, settings, source, opts, reporter)
+            yield _refresh_source(db, settings, source, opts, reporter, enqueue)
 
 
 def _refresh_source(db: sqlite_utils.Database, settings: Settings, source: dict, opts: Options,
-                    reporter: pipeline.Reporter | None) -> SourceResult:  # fmt: skip
+                    reporter: pipeline.Reporter | None,
+                    enqueue: pipeline.Enqueue | None = None) -> SourceResult:  # fmt: skip
     result = SourceResult(source["id"], source["name"] or source["url"], "ok")
+    if enqueue is not None:
+        queue = enqueue  # failures a worker meets are recorded against this source
+
+        def enqueue(work: pipeline.WorkItem) -> pipeline.ItemResult:
+            return queue(dataclasses.replace(work, failures_source=source["id"]))
+
     try:
         if source["kind"] == "feed":
-            result.items = list(_refresh_feed(db, settings, source, opts, result, reporter))
+            result.items = list(_refresh_feed(db, settings, source, opts, result, reporter,
+                                              enqueue))  # fmt: skip
         else:
-            result.items = list(_refresh_ytdlp(db, settings, source, opts, reporter))
+            result.items = list(_refresh_ytdlp(db, settings, source, opts, reporter, enqueue))
     except (download.DownloadError, feeds.FeedError) as exc:
         result.status, result.error = "failed", str(exc)
     error = result.error or next((r.error for r in result.items if r.status == "failed"), None)
@@ -139,21 +154,32 @@ def _remember_failure(db: sqlite_utils.Database, source: dict, item: MediaItem, 
 
     A failure to record it is only logged: it must never end the run.
     """
+    remember_failure(db, source["id"], item, error, opts.retry_seconds)
+
+
+def remember_failure(db: sqlite_utils.Database, source_id: int, item: MediaItem, error: str,
+                     retry_seconds: float = Options.retry_seconds) -> None:  # fmt: skip
+    """Record that an item of a followed source failed (again): later refreshes wait 1, 2,
+    4, ... x retry_seconds before trying it again. Never raises (it is only logged)."""
     try:
         failure = store.failure_for(db, item.key)
         attempts = (failure["attempts"] if failure else 0) + 1
-        store.record_failure(db, source["id"], item.key, item.title, item.media_url, error,
-                             attempts, _backoff(attempts, opts.retry_seconds))  # fmt: skip
+        store.record_failure(db, source_id, item.key, item.title, item.media_url, error,
+                             attempts, _backoff(attempts, retry_seconds))  # fmt: skip
     except (store.StoreError, sqlite3.Error) as exc:
         log.warning(f"{item.title}: could not record the failure ({exc})")
 
 
 def _run_item(db: sqlite_utils.Database, settings: Settings, source: dict, item: MediaItem,
               opts: Options, reporter: pipeline.Reporter | None,
-              **extra: object) -> pipeline.ItemResult:  # fmt: skip
+              enqueue: pipeline.Enqueue | None = None) -> pipeline.ItemResult:  # fmt: skip
     if reporter:
         reporter.started(item)
-    result = pipeline.index_item(db, item, settings, reporter=reporter, **extra)  # type: ignore[arg-type]
+    if enqueue is not None:
+        vocab = tuple(store.vocab_of(db, source["id"]))
+        result = enqueue(pipeline.WorkItem(item, vocab=vocab))
+    else:
+        result = pipeline.index_item(db, item, settings, reporter=reporter)
     if result.status == "failed":
         _remember_failure(db, source, item, result.error or "failed", opts)
     if reporter:
@@ -162,8 +188,8 @@ def _run_item(db: sqlite_utils.Database, settings: Settings, source: dict, item:
 
 
 def _refresh_feed(db: sqlite_utils.Database, settings: Settings, source: dict, opts: Options,
-                  result: SourceResult, reporter: pipeline.Reporter | None
-                  ) -> Iterator[pipeline.ItemResult]:  # fmt: skip
+                  result: SourceResult, reporter: pipeline.Reporter | None,
+                  enqueue: pipeline.Enqueue | None = None) -> Iterator[pipeline.ItemResult]:  # fmt: skip
     # Known to be a feed: no need to ask yt-dlp (whose import alone costs a second) first.
     got = download.get_feed(source["url"], etag=source["etag"],
                             last_modified=source["last_modified"])  # fmt: skip
@@ -180,6 +206,7 @@ def _refresh_feed(db: sqlite_utils.Database, settings: Settings, source: dict, o
         wait=lambda item: _due(db, item.key, opts),
         failed=lambda item, error: _remember_failure(db, source, item, error, opts),
         reporter=reporter,
+        enqueue=enqueue,
     )  # fmt: skip
     # Only remember the validators once every entry was looked at, so a killed run
     # re-reads the feed next time.
@@ -188,7 +215,8 @@ def _refresh_feed(db: sqlite_utils.Database, settings: Settings, source: dict, o
 
 
 def _refresh_ytdlp(db: sqlite_utils.Database, settings: Settings, source: dict, opts: Options,
-                   reporter: pipeline.Reporter | None) -> Iterator[pipeline.ItemResult]:  # fmt: skip
+                   reporter: pipeline.Reporter | None,
+                   enqueue: pipeline.Enqueue | None = None) -> Iterator[pipeline.ItemResult]:  # fmt: skip
     def known(key: str) -> bool:
         return store.episode_by_key(db, key) is not None or _due(db, key, opts) is not None
 
@@ -204,7 +232,7 @@ def _refresh_ytdlp(db: sqlite_utils.Database, settings: Settings, source: dict, 
         if opts.since and entry.published and entry.published < opts.since:
             break  # channels and playlists list newest first
         done += 1
-        yield _run_item(db, settings, source, entry, opts, reporter)
+        yield _run_item(db, settings, source, entry, opts, reporter, enqueue)
 
 
 def check_since(value: str | None) -> str | None:

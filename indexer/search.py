@@ -822,6 +822,7 @@ def quote_at(db: sqlite_utils.Database, url: str, start: float, end: float | Non
 # --- meaning search -----------------------------------------------------------------------
 
 MODES = ("keyword", "semantic", "hybrid")
+DEFAULT_MODE = "hybrid"
 RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al. 2009)
 _BLOCK = 65_536  # vectors scored at a time (bounded temporary memory)
 
@@ -909,9 +910,16 @@ def nearest(index: _Vectors, query: Any, rows: Any, n: int) -> list[tuple[int, f
 def _place_by_meaning(db: sqlite_utils.Database, hit: Hit, query_vector: Any,
                       model: str) -> Hit:  # fmt: skip
     """A meaning-only hit opens at the line of its chunk closest to the query."""
+    import numpy as np
+
     rows = store.hit_rows(db, [hit.chunk_id])
     segments = store.chunk_segments(rows[0]) if rows else []
-    if len(segments) > 1:
+    signs = embed.line_signs(store.line_signs(db, hit.chunk_id), len(segments), len(query_vector))
+    if len(segments) > 1 and signs is not None:
+        # stored at index time: the line whose sign bits agree most with the query's
+        agree = np.unpackbits(signs ^ np.packbits(query_vector > 0), axis=1).sum(axis=1)
+        best = segments[int(agree.argmin())]
+    elif len(segments) > 1:  # vectors made before the lines' were stored
         vectors = embed.load(model).embed([s.text for s in segments])
         best = segments[int((vectors @ query_vector).argmax())]
     elif segments:
@@ -923,6 +931,30 @@ def _place_by_meaning(db: sqlite_utils.Database, hit: Hit, query_vector: Any,
     return dataclasses.replace(hit, start=start, end=best.end, quote=best.text,
                                snippet=best.text, speaker=best.speaker,
                                url=link_at(page, start), semantic=True)  # fmt: skip
+
+
+def find(db: sqlite_utils.Database, text: str, *, mode: str = DEFAULT_MODE,
+         advanced: bool = False, source: str | None = None, date_from: str | None = None,
+         date_to: str | None = None, language: str | None = None, limit: int = 20,
+         offset: int = 0, model: str = embed.DEFAULT) -> Results:  # fmt: skip
+    """The search readers get (CLI, API, page): hybrid by default. Advanced syntax is
+    matched by keyword; hybrid falls back to keyword where meaning can't help (no vectors
+    yet, embeddings off, or another model's vectors)."""
+    if mode not in MODES:
+        raise QueryError(f"unknown search mode {mode!r}: use keyword, semantic or hybrid")
+    filters = dict(source=source, date_from=date_from, date_to=date_to, language=language,
+                   limit=limit, offset=offset)  # fmt: skip
+    if advanced or mode == "keyword" or (mode == "hybrid" and not meaning_ready(db, model)):
+        return search(db, text, advanced=advanced, **filters)  # type: ignore[arg-type]
+    return meaning_search(db, text, mode=mode, model=model, **filters)  # type: ignore[arg-type]
+
+
+def meaning_ready(db: sqlite_utils.Database, model: str = embed.DEFAULT) -> bool:
+    """Whether the database has vectors that `model` can be compared with."""
+    if model == "off":
+        return False
+    stored = store.vector_model(db)
+    return stored is not None and stored == embed.model_id(model)
 
 
 def meaning_search(db: sqlite_utils.Database, text: str, *, mode: str, source: str | None = None,
@@ -940,12 +972,25 @@ def meaning_search(db: sqlite_utils.Database, text: str, *, mode: str, source: s
                                    date_to=_check_date(date_to, "to"),
                                    language=analyze.language_code(language))  # fmt: skip
     want = offset + limit
-    ranked, vector = semantic_ranking(db, text, filters, max(want * 2, 50), model)
     keyword: list[Hit] = []
     if mode == "hybrid":
         keyword = [h for h in search(db, text, source=source, date_from=date_from,
                                      date_to=date_to, language=language,
                                      limit=min(want * 2, MAX_LIMIT)).hits if not h.partial]  # fmt: skip
+    trusted = embed.languages(model)
+    if trusted is not None:
+        if filters["language"] not in (None, *trusted) or (
+            keyword and not any(analyze.language_code(h.language) in trusted for h in keyword)
+        ):
+            # The query is in a language the model doesn't know: its nearest chunks would be
+            # noise.
+            if mode == "semantic":
+                raise QueryError("the bundled meaning model knows English only: search by "
+                                 "keyword, or set embedding_model to a multilingual model")  # fmt: skip
+            return search(db, text, source=source, date_from=date_from, date_to=date_to,
+                          language=language, limit=limit, offset=offset)  # fmt: skip
+        filters["language"] = filters["language"] or next(iter(trusted))
+    ranked, vector = semantic_ranking(db, text, filters, max(want * 2, 50), model)
     fused: dict[int, float] = {}
     for rank, hit in enumerate(keyword):
         fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)

@@ -271,6 +271,18 @@ def m011_chunk_vectors(db: sqlite_utils.Database) -> None:
                "delete from chunk_vectors where chunk_id = old.id; end")  # fmt: skip
 
 
+@migrations()
+def m012_line_signs(db: sqlite_utils.Database) -> None:
+    """The sign bits of each chunk's lines' vectors, which place a meaning hit on its line."""
+    db.execute("alter table chunk_vectors add column lines blob")
+
+
+def line_signs(db: sqlite_utils.Database, chunk_id: int) -> bytes | None:
+    """A chunk's stored line sign bits, or None."""
+    row = db.execute("select lines from chunk_vectors where chunk_id = ?", [chunk_id]).fetchone()
+    return row[0] if row else None
+
+
 def _create_fts(db: sqlite_utils.Database, *, prefix: bool) -> None:
     """The full-text index over chunks.search_text, and the triggers keeping it in step."""
     extra = ", prefix='3'" if prefix else ""
@@ -521,10 +533,11 @@ def save_episode(
     local_path: str | None = None,
     chapters: Sequence[tuple[float, str]] = (),
     transcript_url: str | None = None,
-    vectors: tuple[str, Sequence[bytes]] | None = None,
+    vectors: Vectors | None = None,
 ) -> int:
     """Store an episode with its segments and chunks in one transaction; replaces by key.
-    `vectors`: (model id, one meaning vector per chunk, in the chunks' order)."""
+    `vectors`: (model id, one meaning vector per chunk in the chunks' order, and optionally
+    each chunk's line sign bits)."""
     try:
         with writing(db):
             old = episode_by_key(db, item.key)
@@ -594,13 +607,20 @@ def _insert_chunks(db: sqlite_utils.Database, episode_id: int, segments: Sequenc
     db.table("chunks").insert_all(rows(), batch_size=500)
 
 
+Vectors = tuple[str, Sequence[bytes], Sequence[bytes] | None]  # model id, vectors, line signs
+
+
 def _insert_vectors(db: sqlite_utils.Database, episode_id: int, chunks: Sequence[Chunk],
-                    model_id: str, vectors: Sequence[bytes]) -> None:  # fmt: skip
+                    model_id: str, vectors: Sequence[bytes],
+                    lines: Sequence[bytes] | None = None) -> None:  # fmt: skip
     """An episode's chunk vectors, matched to the chunks just stored by their index."""
-    by_index = {c.index: v for c, v in zip(chunks, vectors, strict=True)}
+    signs = lines if lines is not None else [None] * len(chunks)
+    by_index = {c.index: (v, s) for c, v, s in zip(chunks, vectors, signs, strict=True)}
     ids = db.execute("select id, idx from chunks where episode_id = ?", [episode_id]).fetchall()
-    db.conn.executemany("insert or replace into chunk_vectors (chunk_id, vector) values (?, ?)",
-                        [(i, by_index[idx]) for i, idx in ids if idx in by_index])  # fmt: skip
+    db.conn.executemany(
+        "insert or replace into chunk_vectors (chunk_id, vector, lines) values (?, ?, ?)",
+        [(i, *by_index[idx]) for i, idx in ids if idx in by_index],
+    )
     db.execute("insert or replace into settings (name, value) values ('embedding_model', ?)",
                [model_id])  # fmt: skip
     _bump_vectors(db)
@@ -1537,23 +1557,26 @@ def all_vocab(db: sqlite_utils.Database) -> list[str]:
 
 
 def chunks_without_vectors(db: sqlite_utils.Database, limit: int,
-                           episode_id: int | None = None) -> list[tuple[int, str]]:  # fmt: skip
-    """(id, text) of chunks that have no vector yet (of one episode, if given), oldest first."""
+                           episode_id: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Chunks (id, start, text, timings, lines: for chunk_segments) that have no vector yet
+    (of one episode, if given), oldest first."""
     where = "and c.episode_id = ? " if episode_id is not None else ""
     params = [*([episode_id] if episode_id is not None else []), limit]
-    return [tuple(r) for r in db.execute(  # type: ignore[misc]
-        "select c.id, c.text from chunks c left join chunk_vectors v on v.chunk_id = c.id "
-        f"where v.chunk_id is null {where}order by c.id limit ?", params)]  # fmt: skip
+    return list(db.query(
+        "select c.id, c.start, c.text, c.timings, c.lines from chunks c "
+        "left join chunk_vectors v on v.chunk_id = c.id "
+        f"where v.chunk_id is null {where}order by c.id limit ?", params))  # fmt: skip
 
 
-def save_vectors(db: sqlite_utils.Database, rows: Sequence[tuple[int, bytes]],
+def save_vectors(db: sqlite_utils.Database, rows: Sequence[tuple[int, bytes, bytes | None]],
                  model_id: str) -> None:  # fmt: skip
-    """Store chunk vectors (skipping chunks deleted meanwhile) and the model that made them."""
+    """Store (chunk id, vector, line sign bits) rows, skipping chunks deleted meanwhile, and
+    the model that made them."""
     with writing(db):
         db.conn.executemany(
-            "insert or replace into chunk_vectors (chunk_id, vector) "
-            "select ?, ? where exists (select 1 from chunks where id = ?)",
-            [(i, blob, i) for i, blob in rows],
+            "insert or replace into chunk_vectors (chunk_id, vector, lines) "
+            "select ?, ?, ? where exists (select 1 from chunks where id = ?)",
+            [(i, blob, signs, i) for i, blob, signs in rows],
         )
         db.execute("insert or replace into settings (name, value) values ('embedding_model', ?)",
                    [model_id])  # fmt: skip

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from indexer import search, store
+from indexer import embed, search, store
 from indexer.cli import cli
 from tests.conftest import add_fake_episode
 
@@ -142,7 +142,70 @@ def test_the_servers_vector_copy_follows_replaced_vectors(site):
     assert rent == []
     chunk_id = int(before.ids[0])
     store.save_vectors(
-        writer, [(chunk_id, bytes(len(before.matrix[0])))], "all-MiniLM-L6-v2-onnx-int8"
+        writer, [(chunk_id, bytes(len(before.matrix[0])), None)], "all-MiniLM-L6-v2-onnx-int8"
     )
     after = search._vector_index(db)  # same count, same ids: the generation tells
     assert after is not before and not after.matrix[0].any()
+
+
+def test_default_search_is_hybrid_once_vectors_exist_and_keyword_before(site):
+    before = json.loads(run(site, "search", "housing affordability", "--json").output)
+    assert not any(h["semantic"] for h in before)  # no vectors yet: by keyword, no error
+    run(site, "embed")
+    after = json.loads(run(site, "search", "housing affordability", "--json").output)
+    assert after[0]["episode_id"] == site["ids"]["rent"] and after[0]["semantic"]
+    exact = json.loads(run(site, "search", "goalkeeper", "--json").output)
+    assert exact[0]["episode_id"] == site["ids"]["match"] and not exact[0]["semantic"]
+    words = json.loads(run(site, "search", "--mode", "keyword", "housing affordability",
+                           "--json").output)  # fmt: skip
+    assert not any(h["semantic"] for h in words)
+
+
+def test_the_api_and_page_search_by_meaning_by_default(site):
+    from web import create_app
+
+    run(site, "embed")
+    client = create_app({"DATABASE": site["path"], "TESTING": True}).test_client()
+    hits = client.get("/api/search?q=housing+affordability").get_json()["hits"]
+    assert hits[0]["episode_id"] == site["ids"]["rent"] and hits[0]["semantic"]
+    page = client.get("/?q=housing+affordability").get_data(as_text=True)
+    assert "by meaning" in page and 'value="hybrid" selected' in page
+    keyword = client.get("/api/search?q=housing+affordability&mode=keyword").get_json()["hits"]
+    assert not any(h["semantic"] for h in keyword)
+
+
+def test_lines_are_placed_by_their_stored_sign_bits(site, monkeypatch):
+    run(site, "embed")
+    db = store.open_db(site["path"], readonly=True)
+    sizes = [n for (n,) in db.execute("select length(lines) from chunk_vectors")]
+    assert sizes == [3 * 48] * 3  # three lines a chunk, 384 sign bits each
+    model = embed.load()
+    sizes_embedded: list[int] = []
+    real = model.embed_with_spans
+
+    def counting(texts, spans):
+        sizes_embedded.append(len(texts))
+        return real(texts, spans)
+
+    monkeypatch.setattr(model, "embed_with_spans", counting)
+    hit = search.find(db, "families losing their homes", limit=1).hits[0]
+    assert sizes_embedded == [1]  # the query alone: no line is embedded at search time
+    assert hit.semantic and hit.episode_id == site["ids"]["rent"]
+    assert hit.quote == SHOWS["rent"][2][1] and hit.start >= 11.0
+
+
+def test_the_english_model_is_not_asked_about_other_languages(site):
+    db = store.open_db(site["path"])
+    german = add_fake_episode(db, [(0.0, "Die Mieten in Berlin steigen jedes Jahr weiter.")],
+                              title="Mieten", media_id="de1", language="de")  # fmt: skip
+    db.close()
+    run(site, "embed")
+    hits = json.loads(run(site, "search", "Mieten Berlin", "--json").output)
+    assert [h["episode_id"] for h in hits] == [german] and not hits[0]["semantic"]
+    result = CliRunner().invoke(cli, ["search", "--mode", "semantic", "--language", "de",
+                                      "Wohnungsnot"], env=site["env"])  # fmt: skip
+    assert result.exit_code == 1 and "English only" in result.output
+    # by meaning, an English query finds only the English episodes
+    found = json.loads(run(site, "search", "--mode", "semantic", "rising housing costs",
+                           "--json").output)  # fmt: skip
+    assert german not in {h["episode_id"] for h in found}

@@ -92,7 +92,7 @@ def assert_fts_consistent(db: sqlite_utils.Database) -> None:
 MIGRATIONS = [
     "m001_initial", "m002_follow_and_chapters", "m003_compact_timings", "m004_timings_v2",
     "m005_feed_scoped_keys", "m006_lines", "m007_analysed_search_text",
-    "m008_reanalysed_terms", "m009_alerts", "m010_editors", "m011_chunk_vectors",
+    "m008_reanalysed_terms", "m009_alerts", "m010_editors", "m011_chunk_vectors", "m012_line_signs",
 ]  # fmt: skip
 
 

@@ -751,4 +751,7 @@ def test_the_search_mode_is_checked(client):
     # meaning search before `indexer embed` says what to do, with a 400, not a 500
     r = client.get("/api/search?q=budget&mode=semantic")
     assert r.status_code == 400 and "run 'indexer embed'" in r.get_json()["message"]
-    assert "run &#39;indexer embed&#39;" in html(client.get("/?q=budget&mode=hybrid"))
+    assert "run &#39;indexer embed&#39;" in html(client.get("/?q=budget&mode=semantic"))
+    # hybrid, the default, searches by keyword until there are vectors
+    hybrid = client.get("/api/search?q=budget&mode=hybrid").get_json()["hits"]
+    assert hybrid and hybrid == client.get("/api/search?q=budget&mode=keyword").get_json()["hits"]

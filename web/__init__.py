@@ -61,8 +61,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Compress(app)
     if test_config:
         app.config.update(test_config)
-    if not app.config["DATABASE"]:
-        app.config["DATABASE"] = load_settings().db
+    if not app.config["DATABASE"] or not app.config.get("EMBEDDING_MODEL"):
+        settings = load_settings()
+        app.config["DATABASE"] = app.config["DATABASE"] or settings.db
+        app.config.setdefault("EMBEDDING_MODEL", settings.embedding_model)
 
     if not app.config.get("SECRET_KEY"):
         key = _secret_key(app.config["DATABASE"])
@@ -74,11 +76,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                       PERMANENT_SESSION_LIFETIME=14 * 24 * 3600)  # fmt: skip
     CSRFProtect(app)  # every POST (log in, log out, corrections) carries a token
 
-    from . import alerts, editing, views
+    from . import alerts, editing, jobs, views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(alerts.bp)
     app.register_blueprint(editing.bp)
+    app.register_blueprint(jobs.bp)
     app.jinja_env.globals["current_editor"] = editing.current_editor
     app.jinja_env.filters["marks"] = views.marks
     app.jinja_env.filters["clock"] = views.clock

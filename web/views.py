@@ -80,8 +80,8 @@ def _search_args() -> dict[str, Any]:
 
 
 def _mode_arg() -> str:
-    """?mode=keyword (default), semantic or hybrid (advanced: FTS5 syntax, by keyword)."""
-    mode = request.args.get("mode") or "keyword"
+    """?mode=hybrid (default), keyword or semantic (advanced: FTS5 syntax, by keyword)."""
+    mode = request.args.get("mode") or search.DEFAULT_MODE
     if mode == "advanced":
         return "keyword"
     if mode not in search.MODES:
@@ -91,12 +91,8 @@ def _mode_arg() -> str:
 
 def _searching(args: dict[str, Any], limit: int, offset: int) -> search.Results:
     """The search the arguments ask for: by words, or by meaning (semantic, hybrid)."""
-    args = dict(args)
-    mode = args.pop("mode")
-    if mode == "keyword":
-        return search.search(get_db(), limit=limit, offset=offset, **args)
-    args.pop("advanced")
-    return search.meaning_search(get_db(), mode=mode, limit=limit, offset=offset, **args)
+    model = current_app.config["EMBEDDING_MODEL"]
+    return search.find(get_db(), limit=limit, offset=offset, model=model, **args)
 
 
 def _language_arg() -> str | None:
