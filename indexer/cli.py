@@ -1240,7 +1240,7 @@ def store_worker_command(ctx: click.Context, queue: str | None, verbose: bool) -
 
     \b
     Examples:
-        indexer --db /srv/podcasts.db store-worker --queue redis://127.0.0.1:6379/0
+        indexer store-worker --db /srv/podcasts.db --queue redis://127.0.0.1:6379/0
     """
     settings = _settings(ctx)
     _log_to_stderr(verbose)

@@ -823,6 +823,9 @@ def quote_at(db: sqlite_utils.Database, url: str, start: float, end: float | Non
 
 MODES = ("keyword", "semantic", "hybrid")
 DEFAULT_MODE = "hybrid"
+# Below this cosine a meaning-only hit is noise to a reader who typed words (the lowest
+# right first hit in bench/meaning.py dev was 0.236); "semantic" mode still lists them.
+HYBRID_FLOOR = 0.2
 RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al. 2009)
 _BLOCK = 65_536  # vectors scored at a time (bounded temporary memory)
 
@@ -853,12 +856,27 @@ def _vector_index(db: sqlite_utils.Database) -> _Vectors:
     with _vector_lock:
         cached = _vector_cache.get(path)
         if cached is None or cached.version != version:
-            ids, episodes, blobs = store.all_vectors(db)
-            dim = len(blobs[0]) if blobs else 384
-            mat = embed.matrix(blobs, dim)
-            cached = _vector_cache[path] = _Vectors(
-                version, np.array(ids, dtype=np.int64), np.array(episodes, dtype=np.int64),
-                mat, np.packbits(mat > 0, axis=1))  # fmt: skip
+            _vector_cache.pop(path, None)  # the old copy goes before the new one is made
+            ids = np.empty(version[0], dtype=np.int64)
+            episodes = np.empty(version[0], dtype=np.int64)
+            mat = np.empty((0, 384), dtype=np.int8)
+            n = 0
+            for page in store.vector_pages(db):
+                if n == 0:
+                    mat = np.empty((version[0], len(page[0][2])), dtype=np.int8)
+                if n + len(page) > len(ids):  # rows added since the count: grow
+                    grow = n + len(page)
+                    ids, episodes = np.resize(ids, grow), np.resize(episodes, grow)
+                    mat = np.resize(mat, (grow, mat.shape[1]))
+                ids[n : n + len(page)] = [r[0] for r in page]
+                episodes[n : n + len(page)] = [r[1] for r in page]
+                mat[n : n + len(page)] = embed.matrix([r[2] for r in page], mat.shape[1])
+                n += len(page)
+            ids, episodes, mat = ids[:n], episodes[:n], mat[:n]
+            signs = np.empty((n, (mat.shape[1] + 7) // 8), dtype=np.uint8)
+            for i in range(0, n, _BLOCK):  # a block at a time: no 1M x 384 temporary
+                signs[i : i + _BLOCK] = np.packbits(mat[i : i + _BLOCK] > 0, axis=1)
+            cached = _vector_cache[path] = _Vectors(version, ids, episodes, mat, signs)
     return cached
 
 
@@ -973,14 +991,15 @@ def meaning_search(db: sqlite_utils.Database, text: str, *, mode: str, source: s
                                    language=analyze.language_code(language))  # fmt: skip
     want = offset + limit
     keyword: list[Hit] = []
+    words: list[Hit] = []
     if mode == "hybrid":
-        keyword = [h for h in search(db, text, source=source, date_from=date_from,
-                                     date_to=date_to, language=language,
-                                     limit=min(want * 2, MAX_LIMIT)).hits if not h.partial]  # fmt: skip
+        words = search(db, text, source=source, date_from=date_from, date_to=date_to,
+                       language=language, limit=min(want * 2, MAX_LIMIT)).hits  # fmt: skip
+        keyword = [h for h in words if not h.partial]
     trusted = embed.languages(model)
     if trusted is not None:
         if filters["language"] not in (None, *trusted) or (
-            keyword and not any(analyze.language_code(h.language) in trusted for h in keyword)
+            words and not any(analyze.language_code(h.language) in trusted for h in words)
         ):
             # The query is in a language the model doesn't know: its nearest chunks would be
             # noise.
@@ -994,19 +1013,27 @@ def meaning_search(db: sqlite_utils.Database, text: str, *, mode: str, source: s
     fused: dict[int, float] = {}
     for rank, hit in enumerate(keyword):
         fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    for rank, (chunk_id, _) in enumerate(ranked):
+    fused_keyword = set(fused)
+    for rank, (chunk_id, cosine) in enumerate(ranked):
+        if mode == "hybrid" and cosine < HYBRID_FLOOR and chunk_id not in fused_keyword:
+            continue
         fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    order = sorted(fused, key=lambda c: -fused[c])[offset:want]
+    order = sorted(fused, key=lambda c: -fused[c])
+    slot_scores = [fused[c] for c in order][offset:want]
+    # Meaning decides where meaning-only hits go, never the order of what the words found:
+    # the keyword hits keep their keyword order in the places they won.
+    places = iter(dict.fromkeys(h.chunk_id for h in keyword))
+    order = [next(places) if c in fused_keyword else c for c in order][offset:want]
     by_keyword = {h.chunk_id: h for h in keyword}
     missing = [c for c in order if c not in by_keyword]
     rows = {r["chunk_id"]: r for r in store.hit_rows(db, missing)}
     made = {h.chunk_id: h for h in _hits(db, [{**rows[c], "rank": 0.0} for c in missing
                                               if c in rows], None, False)}  # fmt: skip
     hits = []
-    for chunk_id in order:
+    for chunk_id, score in zip(order, slot_scores, strict=True):
         if chunk_id in by_keyword:
-            hits.append(dataclasses.replace(by_keyword[chunk_id], score=fused[chunk_id]))
+            hits.append(dataclasses.replace(by_keyword[chunk_id], score=score))
         elif chunk_id in made:
             placed = _place_by_meaning(db, made[chunk_id], vector, model)
-            hits.append(dataclasses.replace(placed, score=fused[chunk_id]))
+            hits.append(dataclasses.replace(placed, score=score))
     return Results(hits, len(fused))

@@ -1621,17 +1621,16 @@ def _bump_vectors(db: sqlite_utils.Database) -> None:
                "on conflict(name) do update set value = cast(value as integer) + 1")  # fmt: skip
 
 
-def all_vectors(db: sqlite_utils.Database) -> tuple[list[int], list[int], list[bytes]]:
-    """(chunk ids, their episode ids, vectors), in chunk id order."""
-    ids, episodes, blobs = [], [], []
-    for chunk_id, episode_id, blob in db.execute(
+def vector_pages(db: sqlite_utils.Database, size: int = 20_000
+                 ) -> Iterator[list[tuple[int, int, bytes]]]:  # fmt: skip
+    """(chunk id, episode id, vector) rows in chunk id order, a page at a time, so that a
+    server loading a million vectors never holds them all as Python objects."""
+    cursor = db.execute(
         "select v.chunk_id, c.episode_id, v.vector from chunk_vectors v "
         "join chunks c on c.id = v.chunk_id order by v.chunk_id"
-    ):
-        ids.append(chunk_id)
-        episodes.append(episode_id)
-        blobs.append(blob)
-    return ids, episodes, blobs
+    )
+    while page := cursor.fetchmany(size):
+        yield page
 
 
 def episode_ids_matching(db: sqlite_utils.Database, source: str | None, date_from: str | None,

@@ -272,7 +272,7 @@ def test_commands_that_report_have_json():
         name for name, c in cli.commands.items() if any(p.name == "as_json" for p in c.params)
     }
     assert with_json == {"add", "search", "link", "episodes", "rechunk", "optimize", "follow",
-                         "unfollow", "sources", "refresh", "correct", "embed"}  # fmt: skip
+                         "unfollow", "sources", "refresh", "correct", "embed", "jobs"}  # fmt: skip
 
 
 def test_json_output_of_each_command(env, monkeypatch):
