@@ -33,7 +33,8 @@ from common import ROOT
 from indexer import pipeline, search, store
 from indexer.chunk import chunk_segments
 from indexer.config import Settings
-from indexer.models import MediaItem, Segment, Transcript, Word
+from indexer.models import MediaItem, Segment, Transcript
+from tests.conftest import make_segment
 
 SETS = ROOT / "bench" / "meaning"
 RATE = 0.4  # seconds a word
@@ -59,12 +60,8 @@ def build(db_path: Path, passages: list[dict[str, Any]], seed: int) -> dict[str,
         for p in order[n : n + 4]:
             begin = t
             for sentence in _sentences(p["text"]):
-                words = tuple(
-                    Word(round(t + i * RATE, 2), round(t + i * RATE + RATE * 0.8, 2), w)
-                    for i, w in enumerate(sentence.split())
-                )
-                segments.append(Segment(words[0].start, words[-1].end, sentence, words))
-                t = words[-1].end + 0.3
+                segments.append(make_segment(sentence, t, RATE))
+                t = segments[-1].end + 0.3
             placed.append((p["id"], begin, t))
         item = MediaItem(source_url="https://example.com/feed.xml", extractor="generic",
                          media_id=f"ep{n // 4}", title=f"Episode {n // 4}",

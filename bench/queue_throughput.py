@@ -19,26 +19,23 @@ and the same episodes. The overhead per job is (queued with 1 worker - in-proces
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from common import ROOT, code_version, load, machine, table
+from deeplink import serve
 
 from indexer import jobqueue, pipeline, store, transcribe
 from indexer.config import Settings
 from tests.conftest import Recording, rss_feed
+from tests.services import start_redis, stop, wait_until
 from tests.speech import encode, speak_lines, write_wav
 
 INDEXER = str(ROOT / ".venv" / "bin" / "indexer")
@@ -54,22 +51,6 @@ SENTENCES = [
 ]
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def handle(self) -> None:
-        # yt-dlp closes the connection once it has sniffed a file's type.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            super().handle()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def make_episodes(root: Path, n: int) -> list[Recording]:
     recs = []
     voices = ["en-us", "en-gb", "en-gb+f3"]
@@ -81,16 +62,6 @@ def make_episodes(root: Path, n: int) -> list[Recording]:
         wav.unlink()
         recs.append(Recording(f"ep{i}", f"Episode {i}", "Bench episode.", path, placed))
     return recs
-
-
-def wait_for(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 def in_process(feed: str, base: Path, cache: Path) -> float:
@@ -107,39 +78,31 @@ def in_process(feed: str, base: Path, cache: Path) -> float:
 
 
 def queued(feed: str, base: Path, cache: Path, workers: int, n: int) -> float:
-    port = _free_port()
-    url = f"redis://127.0.0.1:{port}/0"
     run_dir = base / f"queued-{workers}"
     run_dir.mkdir()
+    redis_proc, url = start_redis(run_dir)
     env = {**os.environ, "INDEXER_DB": str(run_dir / "q.db"), "INDEXER_CACHE_DIR": str(cache),
            "INDEXER_CONFIG": "", "INDEXER_QUEUE": url, "INDEXER_CPU_THREADS": "1"}  # fmt: skip
-    procs = [subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                               "--save", "", "--appendonly", "no", "--dir", str(run_dir)],
-                              stdout=subprocess.DEVNULL)]  # fmt: skip
+    procs = [redis_proc]
     try:
-        time.sleep(0.5)
         logs = []
         for i, args in enumerate([["store-worker"]] + [["worker"]] * workers):
             log = run_dir / f"{i}.log"
             logs.append(log)
             procs.append(subprocess.Popen([INDEXER, *args], stderr=log.open("wb"),
                                           env={**env, "INDEXER_MEDIA_DIR": str(run_dir / f"m{i}")}))  # fmt: skip
-        wait_for(lambda: all("jobs from" in p.read_text() or "storing into" in p.read_text()
+        wait_until(lambda: all("jobs from" in p.read_text() or "storing into" in p.read_text()
                              for p in logs), 120, "workers to be ready")  # fmt: skip
         began = time.monotonic()
         subprocess.run([INDEXER, "add", feed], env=env, check=True, capture_output=True)
-        wait_for(lambda: (lambda jobs: len(jobs) == n and all(j["state"] == "done" for j in jobs))(
+        wait_until(lambda: (lambda jobs: len(jobs) == n and all(j["state"] == "done" for j in jobs))(
             jobqueue.list_jobs(url)), 1800, "every job")  # fmt: skip
         return time.monotonic() - began
     finally:
         for p in reversed(procs):
             p.send_signal(signal.SIGTERM)
         for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            stop(p)
 
 
 def main() -> None:
@@ -157,14 +120,11 @@ def main() -> None:
     www.mkdir()
     recs = make_episodes(www, args.episodes)
     audio = sum(r.lines[-1].end + 1.0 for r in recs)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(www)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    served = serve(www)
 
     class _Server:
-        port = httpd.server_address[1]
-
         def url(self, name: str) -> str:
-            return f"http://127.0.0.1:{self.port}/{name}"
+            return f"{served}/{name}"
 
     (www / "feed.xml").write_text(rss_feed(_Server(), recs, "Bench"))  # type: ignore[arg-type]
     feed = _Server().url("feed.xml")
@@ -189,7 +149,6 @@ def main() -> None:
             f"\nqueue overhead per job: {(one - base_s) / n:+.2f} s "
             f"({(one - base_s) / base_s * 100:+.1f}% of in-process)"
         )
-    httpd.shutdown()
     shutil.rmtree(base, ignore_errors=True)
 
 

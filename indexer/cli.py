@@ -168,16 +168,20 @@ def queue_options(f: F) -> F:
                              "job queue (default: the queue setting, env INDEXER_QUEUE).")(f)  # fmt: skip
 
 
-def _queue(settings: Settings, url: str | None, no_queue: bool = False,
-           required: bool = False) -> jobqueue.JobQueue | None:  # fmt: skip
+def _queue(settings: Settings, url: str | None,
+           no_queue: bool = False) -> jobqueue.JobQueue | None:  # fmt: skip
     """The job queue to use (checked to answer), or None to work in-process."""
     url = None if no_queue else (url or settings.queue or None)
-    if url is None:
-        if required:
-            raise click.ClickException("no job queue configured: give --queue "
-                                       "redis://HOST:6379/0 or set INDEXER_QUEUE")  # fmt: skip
-        return None
-    return jobqueue.connect(url, settings)
+    return jobqueue.connect(url, settings) if url else None
+
+
+def _required_queue(settings: Settings, url: str | None) -> jobqueue.JobQueue:
+    """The job queue a worker or `jobs` needs (checked to answer)."""
+    jobs = _queue(settings, url)
+    if jobs is None:
+        raise click.ClickException("no job queue configured: give --queue "
+                                   "redis://HOST:6379/0 or set INDEXER_QUEUE")  # fmt: skip
+    return jobs
 
 
 def _print_json(value: Any) -> None:
@@ -1217,8 +1221,7 @@ def worker_command(ctx: click.Context, queue: str | None, model: str | None,
     settings = _settings(ctx, model=model, device=device, batch_size=batch_size,
                          cpu_threads=cpu_threads)  # fmt: skip
     _log_to_stderr(verbose)
-    jobs = _queue(settings, queue, required=True)
-    assert jobs is not None
+    jobs = _required_queue(settings, queue)
     jobs.run_worker(jobqueue.TRANSCRIBE, on_ready=lambda: click.echo(
         f"worker: taking transcription jobs from {jobqueue.safe_url(jobs.url)} "
         f"(model {settings.model}, device {settings.device})", err=True))  # fmt: skip
@@ -1244,8 +1247,7 @@ def store_worker_command(ctx: click.Context, queue: str | None, verbose: bool) -
     """
     settings = _settings(ctx)
     _log_to_stderr(verbose)
-    jobs = _queue(settings, queue, required=True)
-    assert jobs is not None
+    jobs = _required_queue(settings, queue)
     jobs.run_worker(jobqueue.STORE, on_ready=lambda: click.echo(
         f"store-worker: storing into {settings.db} from {jobqueue.safe_url(jobs.url)}",
         err=True))  # fmt: skip
@@ -1288,8 +1290,7 @@ def jobs_command(ctx: click.Context, queue: str | None, state: str | None, limit
         indexer jobs --state failed
         indexer jobs --queue redis://127.0.0.1:6379/0 --json
     """
-    jobs = _queue(_settings(ctx), queue, required=True)
-    assert jobs is not None
+    jobs = _required_queue(_settings(ctx), queue)
     rows = jobs.jobs(state=state, limit=limit)
     if as_json:
         _print_json(rows)

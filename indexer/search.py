@@ -925,18 +925,18 @@ def nearest(index: _Vectors, query: Any, rows: Any, n: int) -> list[tuple[int, f
     return [(int(index.ids[rows[i]]), float(scores[i])) for i in top]
 
 
-def _place_by_meaning(db: sqlite_utils.Database, hit: Hit, query_vector: Any,
+def _place_by_meaning(hit: Hit, row: dict[str, Any], blob: bytes | None, query_vector: Any,
                       model: str) -> Hit:  # fmt: skip
-    """A meaning-only hit opens at the line of its chunk closest to the query."""
+    """A meaning-only hit (of chunk `row`, whose lines' sign bits are `blob`) opens at the
+    line of its chunk closest to the query."""
     import numpy as np
 
-    rows = store.hit_rows(db, [hit.chunk_id])
-    segments = store.chunk_segments(rows[0]) if rows else []
-    signs = embed.line_signs(store.line_signs(db, hit.chunk_id), len(segments), len(query_vector))
+    segments = store.chunk_segments(row)
+    signs = embed.line_signs(blob, len(segments), len(query_vector))
     if len(segments) > 1 and signs is not None:
-        # stored at index time: the line whose sign bits agree most with the query's
-        agree = np.unpackbits(signs ^ np.packbits(query_vector > 0), axis=1).sum(axis=1)
-        best = segments[int(agree.argmin())]
+        # stored at index time: the line whose sign bits differ least from the query's
+        differ = np.unpackbits(signs ^ np.packbits(query_vector > 0), axis=1).sum(axis=1)
+        best = segments[int(differ.argmin())]
     elif len(segments) > 1:  # vectors made before the lines' were stored
         vectors = embed.load(model).embed([s.text for s in segments])
         best = segments[int((vectors @ query_vector).argmax())]
@@ -945,7 +945,7 @@ def _place_by_meaning(db: sqlite_utils.Database, hit: Hit, query_vector: Any,
     else:
         return dataclasses.replace(hit, semantic=True)
     start = max(0.0, best.start - LEAD_SECONDS)
-    page = hit.webpage_url or rows[0].get("media_url") or ""
+    page = hit.webpage_url or row.get("media_url") or ""
     return dataclasses.replace(hit, start=start, end=best.end, quote=best.text,
                                snippet=best.text, speaker=best.speaker,
                                url=link_at(page, start), semantic=True)  # fmt: skip
@@ -1027,6 +1027,7 @@ def meaning_search(db: sqlite_utils.Database, text: str, *, mode: str, source: s
     by_keyword = {h.chunk_id: h for h in keyword}
     missing = [c for c in order if c not in by_keyword]
     rows = {r["chunk_id"]: r for r in store.hit_rows(db, missing)}
+    signs = store.line_signs(db, missing)
     made = {h.chunk_id: h for h in _hits(db, [{**rows[c], "rank": 0.0} for c in missing
                                               if c in rows], None, False)}  # fmt: skip
     hits = []
@@ -1034,6 +1035,7 @@ def meaning_search(db: sqlite_utils.Database, text: str, *, mode: str, source: s
         if chunk_id in by_keyword:
             hits.append(dataclasses.replace(by_keyword[chunk_id], score=score))
         elif chunk_id in made:
-            placed = _place_by_meaning(db, made[chunk_id], vector, model)
+            placed = _place_by_meaning(made[chunk_id], rows[chunk_id], signs.get(chunk_id),
+                                       vector, model)  # fmt: skip
             hits.append(dataclasses.replace(placed, score=score))
     return Results(hits, len(fused))

@@ -277,12 +277,6 @@ def m012_line_signs(db: sqlite_utils.Database) -> None:
     db.execute("alter table chunk_vectors add column lines blob")
 
 
-def line_signs(db: sqlite_utils.Database, chunk_id: int) -> bytes | None:
-    """A chunk's stored line sign bits, or None."""
-    row = db.execute("select lines from chunk_vectors where chunk_id = ?", [chunk_id]).fetchone()
-    return row[0] if row else None
-
-
 def _create_fts(db: sqlite_utils.Database, *, prefix: bool) -> None:
     """The full-text index over chunks.search_text, and the triggers keeping it in step."""
     extra = ", prefix='3'" if prefix else ""
@@ -1619,6 +1613,13 @@ def _bump_vectors(db: sqlite_utils.Database) -> None:
     # Chunk ids may be reused after a delete: a counter tells servers their copy is stale.
     db.execute("insert into settings (name, value) values ('vectors_generation', '1') "
                "on conflict(name) do update set value = cast(value as integer) + 1")  # fmt: skip
+
+
+def line_signs(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, bytes | None]:
+    """The stored line sign bits of chunks by id (None where there are none)."""
+    marks = ",".join("?" * len(ids))
+    return dict(db.execute(f"select chunk_id, lines from chunk_vectors where chunk_id in ({marks})",
+                           list(ids)).fetchall()) if ids else {}  # fmt: skip
 
 
 def vector_pages(db: sqlite_utils.Database, size: int = 20_000

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,52 +23,20 @@ from indexer.cli import cli
 from indexer.config import Settings
 from indexer.models import MediaItem, Transcript
 from tests.conftest import MediaServer, Recording, make_segment, rss_feed
+from tests.services import free_port, start_redis, stop, wait_until
 
 INDEXER = str(Path(sys.executable).parent / "indexer")
 HEARTBEAT = 4  # seconds: a killed worker's job is redelivered a few seconds after this
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, wait: float = 20) -> None:
-    """Stop a process and wait for it; SIGKILL if it does not go."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on a free loopback port, stopped (and waited on) at the end."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.fail("redis-server is not installed: ./quickstart.sh installs it")
-    port = _free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(folder)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
+    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
     try:
-        client = redis.Redis.from_url(url)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        client.close()
         yield url
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 @pytest.fixture
@@ -110,7 +76,7 @@ class Workers:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for proc in self.procs:
-            _stop(proc)
+            stop(proc)
 
 
 @pytest.fixture
@@ -125,16 +91,6 @@ def workers(qsettings: Settings, tmp_path: Path, cache_dir: Path) -> Iterator[Wo
         yield pool
     finally:
         pool.stop_all()
-
-
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _item(n: int = 1) -> MediaItem:
@@ -238,7 +194,7 @@ def test_broker_down_is_one_line_and_loses_nothing(env, media_server: MediaServe
     runner = CliRunner()
     feed = media_server.url("down.xml")
     assert runner.invoke(cli, ["follow", feed, "--name", "down"]).exit_code == 0
-    dead = f"redis://127.0.0.1:{_free_port()}/0"
+    dead = f"redis://127.0.0.1:{free_port()}/0"
     for args in (["refresh", "--queue", dead], ["add", feed, "--queue", dead],
                  ["jobs", "--queue", dead]):  # fmt: skip
         result = runner.invoke(cli, args)
@@ -308,7 +264,7 @@ def test_three_workers_one_killed_every_episode_stored_once(
         return next((j for j in _jobs(qsettings.queue) if j["state"] == "running"
                      and j["phase"] in ("downloading", "transcribing")), None)  # fmt: skip
 
-    victim_job = _wait(running, 90, "a running job")
+    victim_job = wait_until(running, 90, "a running job")
     pid = int(victim_job["worker"].rsplit(":", 1)[1])
     victim = next(p for p in pool if p.pid == pid)
     victim.send_signal(signal.SIGKILL)
@@ -319,7 +275,7 @@ def test_three_workers_one_killed_every_episode_stored_once(
         return jobs if len(jobs) == 3 and all(j["state"] == "done" for j in jobs) else None
 
     try:
-        jobs = _wait(all_done, 150, "every job to be done")
+        jobs = wait_until(all_done, 150, "every job to be done")
     except AssertionError:
         print({n: workers.log(n) for n in ("store", "worker0", "worker1", "worker2")})
         raise
@@ -367,12 +323,12 @@ def test_a_failing_episode_is_retried_then_recorded_and_the_rest_go_on(
         jobs = _jobs(qsettings.queue)
         return jobs if all(j["state"] in ("done", "failed") for j in jobs) else None
 
-    jobs = {j["title"]: j for j in _wait(finished, 120, "both jobs to finish")}
+    jobs = {j["title"]: j for j in wait_until(finished, 120, "both jobs to finish")}
     assert jobs["Storm season"]["state"] == "done"
     failed = jobs["Broken audio"]
     assert failed["state"] == "failed" and failed["attempts"] == 3  # 1 + queue_retries (2)
     db = store.open_db(qsettings.db)
-    _wait(lambda: store.failure_for(db, failed["key"]), 30, "the failure to be recorded")
+    wait_until(lambda: store.failure_for(db, failed["key"]), 30, "the failure to be recorded")
     failure = store.failure_for(db, failed["key"])
     assert failure["attempts"] == 1 and failure["error"] == failed["error"]
     # the next refresh of the (changed) feed waits for the backoff, as in-process ones do
