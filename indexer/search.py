@@ -975,13 +975,32 @@ def meaning_ready(db: sqlite_utils.Database, model: str = embed.DEFAULT) -> bool
     return stored is not None and stored == embed.model_id(model)
 
 
+def fuse(keyword: Sequence[int], ranked: Sequence[tuple[int, float]], *,
+         floor: float | None = None) -> list[tuple[int, float]]:  # fmt: skip
+    """Reciprocal rank fusion of the keyword search's full matches (chunk ids, best first)
+    and the meaning ranking ((chunk id, cosine), best first): each chunk once, best first, with
+    its fused score. Meaning-only chunks under `floor` are left out. Meaning decides where
+    meaning-only chunks go, never the order of what the words found: keyword chunks keep
+    their keyword order in the places they won."""
+    fused: dict[int, float] = {}
+    for rank, chunk_id in enumerate(keyword):
+        fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+    by_words = set(fused)
+    for rank, (chunk_id, cosine) in enumerate(ranked):
+        if floor is not None and cosine < floor and chunk_id not in by_words:
+            continue
+        fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+    order = sorted(fused, key=lambda c: -fused[c])
+    places = iter(dict.fromkeys(keyword))
+    return [(next(places) if c in by_words else c, fused[c]) for c in order]
+
+
 def meaning_search(db: sqlite_utils.Database, text: str, *, mode: str, source: str | None = None,
                    date_from: str | None = None, date_to: str | None = None,
                    language: str | None = None, limit: int = 20, offset: int = 0,
                    model: str = embed.DEFAULT) -> Results:  # fmt: skip
     """`mode` "semantic": the chunks closest in meaning; "hybrid": those fused with the
-    keyword search's full matches by reciprocal rank (partial keyword matches are left out:
-    fused in, they drowned the meaning hits)."""
+    keyword search's full matches by reciprocal rank, then the partial keyword matches."""
     if mode not in ("semantic", "hybrid"):
         raise QueryError(f"unknown search mode {mode!r}: use keyword, semantic or hybrid")
     if not text.strip():
@@ -1010,21 +1029,16 @@ def meaning_search(db: sqlite_utils.Database, text: str, *, mode: str, source: s
                           language=language, limit=limit, offset=offset)  # fmt: skip
         filters["language"] = filters["language"] or next(iter(trusted))
     ranked, vector = semantic_ranking(db, text, filters, max(want * 2, 50), model)
-    fused: dict[int, float] = {}
-    for rank, hit in enumerate(keyword):
-        fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    fused_keyword = set(fused)
-    for rank, (chunk_id, cosine) in enumerate(ranked):
-        if mode == "hybrid" and cosine < HYBRID_FLOOR and chunk_id not in fused_keyword:
-            continue
-        fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    order = sorted(fused, key=lambda c: -fused[c])
-    slot_scores = [fused[c] for c in order][offset:want]
-    # Meaning decides where meaning-only hits go, never the order of what the words found:
-    # the keyword hits keep their keyword order in the places they won.
-    places = iter(dict.fromkeys(h.chunk_id for h in keyword))
-    order = [next(places) if c in fused_keyword else c for c in order][offset:want]
-    by_keyword = {h.chunk_id: h for h in keyword}
+    floor = HYBRID_FLOOR if mode == "hybrid" else None
+    fused = fuse([h.chunk_id for h in keyword], ranked, floor=floor)
+    # Partial keyword matches come after everything fused (fused in, they drowned the meaning
+    # hits), so that hybrid never finds less than keyword search did.
+    seen = {c for c, _ in fused}
+    partial = {h.chunk_id: h for h in words if h.partial and h.chunk_id not in seen}
+    fused += [(c, 0.0) for c in partial]
+    order = [c for c, _ in fused[offset:want]]
+    slot_scores = [score for _, score in fused[offset:want]]
+    by_keyword = {**partial, **{h.chunk_id: h for h in keyword}}
     missing = [c for c in order if c not in by_keyword]
     rows = {r["chunk_id"]: r for r in store.hit_rows(db, missing)}
     signs = store.line_signs(db, missing)

@@ -209,3 +209,51 @@ def test_the_english_model_is_not_asked_about_other_languages(site):
     found = json.loads(run(site, "search", "--mode", "semantic", "rising housing costs",
                            "--json").output)  # fmt: skip
     assert german not in {h["episode_id"] for h in found}
+
+
+def test_fusion_ranks_what_both_find_first_and_keeps_the_keyword_order():
+    keyword = [11, 12, 13]  # full keyword matches, best first
+    ranked = [(13, 0.62), (20, 0.55), (12, 0.40), (21, 0.05)]
+    fused = search.fuse(keyword, ranked, floor=0.2)
+    order = [c for c, _ in fused]
+    # 13 and 12 are found by words and by meaning, so the keyword hits win the first three
+    # places; those are filled in keyword order, however meaning ordered them
+    assert order == [11, 12, 13, 20]  # 21 is under the floor and not found by words: out
+    scores = [s for _, s in fused]
+    assert scores == sorted(scores, reverse=True)
+    both = 1 / (search.RRF_K + 3) + 1 / (search.RRF_K + 1)  # 13: keyword rank 3, meaning rank 1
+    assert fused[0][1] == pytest.approx(both)
+    # without a floor (semantic mode's ranking) every meaning hit is kept
+    assert [c for c, _ in search.fuse([], ranked)] == [13, 20, 12, 21]
+    assert search.fuse([], []) == []
+
+
+def test_vectors_are_stored_as_int8_and_read_back_close():
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(5, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    blobs = embed.quantize(vectors)
+    assert all(len(b) == 384 for b in blobs)
+    back = embed.matrix(blobs, 384).astype(np.float32) / 127
+    cosine = (back * vectors).sum(1) / np.linalg.norm(back, axis=1)
+    assert cosine.min() > 0.998  # about 0.999
+    assert embed.matrix([], 384).shape == (0, 384)
+    # lines' sign bits: 48 bytes a line, refused when they don't fit the chunk's lines
+    signs = np.packbits(vectors[:3] > 0, axis=1).tobytes()
+    assert embed.line_signs(signs, 3, 384).shape == (3, 48)
+    assert embed.line_signs(signs, 4, 384) is None and embed.line_signs(None, 3, 384) is None
+
+
+def test_hybrid_still_lists_what_keyword_search_finds_in_part(site, monkeypatch):
+    run(site, "embed")
+    # no meaning hit passes this floor, as for a query whose meaning is nowhere near
+    monkeypatch.setattr(search, "HYBRID_FLOOR", 0.99)
+    db = store.open_db(site["path"], readonly=True)
+    query = "goalkeeper zeppelin"  # one word said, one never: a partial keyword match only
+    words = search.find(db, query, mode="keyword").hits
+    assert words and words[0].partial
+    hybrid = search.find(db, query, mode="hybrid").hits
+    assert [(h.chunk_id, h.partial, h.semantic) for h in hybrid] == [(words[0].chunk_id, True, False)]
+    assert "\ue000goalkeeper\ue001" in hybrid[0].snippet  # marked
