@@ -543,7 +543,7 @@ def rechunk(ctx: click.Context, episode_ids: tuple[int, ...], chunk_seconds: flo
         raise click.ClickException(f"no episode {', '.join(map(str, missing))}")
     done = []
     for episode_id in ids:
-        n = pipeline.rechunk(db, episode_id, settings.chunk_seconds)
+        n = pipeline.rechunk(db, episode_id, settings.chunk_seconds, settings.embedding_model)
         done.append({"episode_id": episode_id, "chunks": n})
         if not as_json:
             click.echo(f"episode {episode_id}: {n} chunks of ~{settings.chunk_seconds:g} s")
@@ -1052,11 +1052,13 @@ def correct(ctx: click.Context, episode: str, time: str, text: str, editor: str,
         indexer correct 12 42:31 "the MAGA supporter said"
         indexer correct https://youtu.be/dQw4w9WgXcQ 1:02:03 "Yekaterinburg" --editor ana
     """
-    db = store.open_db(_settings(ctx).db)
+    settings = _settings(ctx)
+    db = store.open_db(settings.db)
     row = store.find_episode(db, episode)
     if row is None:
         raise click.ClickException(f"no episode {episode!r}; see 'indexer episodes'")
-    done = corrections.correct_line(db, row["id"], links.parse_time(time), text, editor)
+    done = corrections.correct_line(db, row["id"], links.parse_time(time), text, editor,
+                                    settings.embedding_model)  # fmt: skip
     if as_json:
         _print_json(done)
         return
@@ -1166,8 +1168,12 @@ def embed_command(ctx: click.Context, again: bool, as_json: bool) -> None:
         indexer embed --again --json
     """
 
-    db = store.open_db(_settings(ctx).db)
-    embedder = embed.load()
+    settings = _settings(ctx)
+    if settings.embedding_model == "off":
+        raise click.ClickException("meaning search is off (embedding_model = \"off\"): set "
+                                   "embedding_model to \"minilm\" or a model folder first")  # fmt: skip
+    db = store.open_db(settings.db)
+    embedder = embed.load(settings.embedding_model)
     if again:
         store.clear_vectors(db)
     elif store.vector_model(db) not in (None, embedder.model_id):

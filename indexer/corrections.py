@@ -41,8 +41,9 @@ def retime(segment: Segment, text: str) -> Segment:
 
 
 def correct_line(db: sqlite_utils.Database, episode_id: int, seconds: float, text: str,
-                 editor: str) -> dict[str, Any]:  # fmt: skip
-    """Replace the words of the line spoken at `seconds`; returns the correction."""
+                 editor: str, model: str = "minilm") -> dict[str, Any]:  # fmt: skip
+    """Replace the words of the line spoken at `seconds` (and remake the meaning vectors of
+    its chunks with the embedding `model`); returns the correction."""
     new_text = _SPACE.sub(" ", text or "").strip()
     if not new_text:
         raise CorrectionError("the corrected text is empty")
@@ -66,7 +67,7 @@ def correct_line(db: sqlite_utils.Database, episode_id: int, seconds: float, tex
     })  # fmt: skip
     from .pipeline import restore_vectors  # the pipeline knows the embedding stage
 
-    restore_vectors(db, episode_id)
+    restore_vectors(db, episode_id, model)
     return {"episode_id": episode_id, "start": old.start, "end": old.end, "old_text": old.text,
             "text": segments[index].text, "editor": editor}  # fmt: skip
 

@@ -462,21 +462,23 @@ def _vocab(db: sqlite_utils.Database, item: MediaItem) -> list[str]:
     return store.vocab_of(db, source["id"]) if source else []
 
 
-def rechunk(db: sqlite_utils.Database, episode_id: int, window: float) -> int:
-    """Re-chunk a stored transcript with a new window, without transcribing; returns chunks."""
+def rechunk(db: sqlite_utils.Database, episode_id: int, window: float,
+            model: str = embed.DEFAULT) -> int:  # fmt: skip
+    """Re-chunk a stored transcript with a new window, without transcribing (the chunks'
+    meaning vectors are remade with the embedding `model`); returns chunks."""
     segments = store.get_segments(db, episode_id)
     chunks = chunk_segments(segments, window)
     store.replace_chunks(db, episode_id, segments, chunks, window)
-    restore_vectors(db, episode_id)
+    restore_vectors(db, episode_id, model)
     return len(chunks)
 
 
-def restore_vectors(db: sqlite_utils.Database, episode_id: int) -> int:
+def restore_vectors(db: sqlite_utils.Database, episode_id: int, model: str = embed.DEFAULT) -> int:
     """Remake the vectors of an episode's chunks that lost them (rechunked, corrected), when
-    the database's vectors come from the bundled model; returns how many were made."""
-    if store.vector_model(db) != embed.DEFAULT_ID:
+    the database's vectors come from `model`; returns how many were made."""
+    if model == "off" or store.vector_model(db) != embed.model_id(model):
         return 0  # none yet, or another model's: `indexer embed` makes them
-    return embed_missing(db, embed.load(embed.DEFAULT), episode_id=episode_id)
+    return embed_missing(db, embed.load(model), episode_id=episode_id)
 
 
 def embed_missing(db: sqlite_utils.Database, embedder: embed.Embedder, *,

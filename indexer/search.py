@@ -618,8 +618,10 @@ def search(
     language: str | None = None,
     limit: int = 20,
     offset: int = 0,
+    partial: bool = True,
 ) -> Results:
-    """Ranked hits for a query; partial matches follow when too few chunks hold every word.
+    """Ranked hits for a query; partial matches follow when too few chunks hold every word
+    (unless `partial` is False).
 
     `language` keeps only episodes in that language and analyses the query in it; without
     it, the query is analysed in the index's language that finds the most.
@@ -673,6 +675,8 @@ def search(
         total += len(across)
         if len(hits) >= limit:
             return Results(hits, total)
+    if not partial:
+        return Results(hits, total)
     # Readers type what they heard and transcripts have errors: fill up with the chunks
     # holding the most telling of the words.
     exact_ids = (
@@ -1011,11 +1015,17 @@ def meaning_search(db: sqlite_utils.Database, text: str, *, mode: str, source: s
     want = offset + limit
     keyword: list[Hit] = []
     words: list[Hit] = []
-    if mode == "hybrid":
-        words = search(db, text, source=source, date_from=date_from, date_to=date_to,
-                       language=language, limit=min(want * 2, MAX_LIMIT)).hits  # fmt: skip
-        keyword = [h for h in words if not h.partial]
     trusted = embed.languages(model)
+    keyword_filters: dict[str, Any] = dict(source=source, date_from=date_from, date_to=date_to,
+                                           language=language)  # fmt: skip
+    if mode == "hybrid":
+        # Only the full matches are fused, and keyword hits keep their keyword order, so
+        # no more than a page of them can be shown.
+        words = search(db, text, partial=False, limit=min(want, MAX_LIMIT), **keyword_filters).hits
+        if not words and trusted is not None and set(store.languages(db)) - trusted:
+            # which language the query is in: told by the episodes of its partial matches
+            words = search(db, text, limit=min(want, MAX_LIMIT), **keyword_filters).hits
+        keyword = [h for h in words if not h.partial]
     if trusted is not None:
         if filters["language"] not in (None, *trusted) or (
             words and not any(analyze.language_code(h.language) in trusted for h in words)
@@ -1033,9 +1043,13 @@ def meaning_search(db: sqlite_utils.Database, text: str, *, mode: str, source: s
     fused = fuse([h.chunk_id for h in keyword], ranked, floor=floor)
     # Partial keyword matches come after everything fused (fused in, they drowned the meaning
     # hits), so that hybrid never finds less than keyword search did.
-    seen = {c for c, _ in fused}
-    partial = {h.chunk_id: h for h in words if h.partial and h.chunk_id not in seen}
-    fused += [(c, 0.0) for c in partial]
+    partial: dict[int, Hit] = {}
+    if mode == "hybrid" and len(fused) < want:
+        seen = {c for c, _ in fused}
+        more = [h for h in words if h.partial] or search(
+            db, text, limit=min(want, MAX_LIMIT), **keyword_filters).hits
+        partial = {h.chunk_id: h for h in more if h.partial and h.chunk_id not in seen}
+        fused += [(c, 0.0) for c in partial]
     order = [c for c, _ in fused[offset:want]]
     slot_scores = [score for _, score in fused[offset:want]]
     by_keyword = {**partial, **{h.chunk_id: h for h in keyword}}

@@ -257,3 +257,30 @@ def test_hybrid_still_lists_what_keyword_search_finds_in_part(site, monkeypatch)
     hybrid = search.find(db, query, mode="hybrid").hits
     assert [(h.chunk_id, h.partial, h.semantic) for h in hybrid] == [(words[0].chunk_id, True, False)]
     assert "\ue000goalkeeper\ue001" in hybrid[0].snippet  # marked
+
+
+def test_a_model_folder_is_used_by_embed_search_and_rechunk(site, tmp_path):
+    import shutil
+
+    model, tokenizer = embed._default_files()
+    folder = tmp_path / "my-encoder"
+    folder.mkdir()
+    shutil.copy(model, folder / "model.onnx")
+    shutil.copy(tokenizer, folder / "tokenizer.json")
+    env = {**site["env"], "INDEXER_EMBEDDING_MODEL": str(folder)}
+    made = CliRunner().invoke(cli, ["embed", "--json"], env=env)
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.output)["model"] == "my-encoder"
+    # the bundled model can't be compared with these vectors: it says so and how to fix it
+    other = CliRunner().invoke(cli, ["embed"], env=site["env"])
+    assert other.exit_code == 1 and "embed --again" in other.output
+    hits = json.loads(CliRunner().invoke(cli, ["search", "--mode", "semantic", "housing "
+                                               "affordability", "--json"], env=env).output)  # fmt: skip
+    assert hits[0]["episode_id"] == site["ids"]["rent"]
+    rechunked = CliRunner().invoke(cli, ["rechunk", "--chunk-seconds", "5"], env=env)
+    assert rechunked.exit_code == 0, rechunked.output
+    db = store.open_db(site["path"], readonly=True)
+    have, total = store.vector_counts(db)
+    assert have == total > 3 and store.vector_model(db) == "my-encoder"
+    off = CliRunner().invoke(cli, ["embed"], env={**site["env"], "INDEXER_EMBEDDING_MODEL": "off"})
+    assert off.exit_code == 1 and "meaning search is off" in off.output

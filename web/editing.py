@@ -81,7 +81,8 @@ def correct(episode_id: int) -> Any:
     try:
         seconds = links.parse_time(request.form.get("t", ""))
         done = corrections.correct_line(_writable(), episode_id, seconds,
-                                        request.form.get("text", ""), editor)  # fmt: skip
+                                        request.form.get("text", ""), editor,
+                                        current_app.config["EMBEDDING_MODEL"])  # fmt: skip
     except (links.TimeFormatError, corrections.CorrectionError) as exc:
         if wants_json:
             return jsonify(error="Bad Request", message=str(exc)), 400
