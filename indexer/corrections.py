@@ -41,7 +41,7 @@ def retime(segment: Segment, text: str) -> Segment:
 
 
 def correct_line(db: sqlite_utils.Database, episode_id: int, seconds: float, text: str,
-                 editor: str, model: str = "minilm") -> dict[str, Any]:  # fmt: skip
+                 editor: str, model: str = "mpnet") -> dict[str, Any]:  # fmt: skip
     """Replace the words of the line spoken at `seconds` (and remake the meaning vectors of
     its chunks with the embedding `model`); returns the correction."""
     new_text = _SPACE.sub(" ", text or "").strip()

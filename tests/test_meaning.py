@@ -51,7 +51,7 @@ def test_meaning_search_needs_vectors_and_says_how(site):
 
 def test_a_paraphrase_finds_its_passage_and_lands_on_its_line(site):
     made = json.loads(run(site, "embed", "--json").output)
-    assert made["made"] == 3 and made["model"] == "all-MiniLM-L6-v2-onnx-int8"
+    assert made["made"] == 3 and made["model"] == embed.DEFAULT_ID == "all-mpnet-base-v2-onnx-int8"
     hits = json.loads(run(site, "search", "--mode", "semantic", "housing affordability",
                           "--json").output)  # fmt: skip
     assert hits[0]["episode_id"] == site["ids"]["rent"] and hits[0]["semantic"]
@@ -120,8 +120,7 @@ def test_sign_bit_candidates_keep_the_nearest(monkeypatch):
     vectors = rng.standard_normal((5000, 384)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     stored = np.clip(np.rint(vectors * 127), -127, 127).astype(np.int8)
-    index = search._Vectors((0, 0), np.arange(100, 5100), np.zeros(5000, dtype=np.int64), stored,
-                            np.packbits(stored > 0, axis=1))  # fmt: skip
+    index = search.vectors_index(np.arange(100, 5100), np.zeros(5000, dtype=np.int64), stored)
     rows = np.arange(5000)
     exact = search.nearest(index, vectors[42], rows, 5)
     monkeypatch.setattr(search, "EXACT_UP_TO", 1000)
@@ -142,7 +141,7 @@ def test_the_servers_vector_copy_follows_replaced_vectors(site):
     assert rent == []
     chunk_id = int(before.ids[0])
     store.save_vectors(
-        writer, [(chunk_id, bytes(len(before.matrix[0])), None)], "all-MiniLM-L6-v2-onnx-int8"
+        writer, [(chunk_id, bytes(len(before.matrix[0])), None)], embed.DEFAULT_ID
     )
     after = search._vector_index(db)  # same count, same ids: the generation tells
     assert after is not before and not after.matrix[0].any()
@@ -178,7 +177,7 @@ def test_lines_are_placed_by_their_stored_sign_bits(site, monkeypatch):
     run(site, "embed")
     db = store.open_db(site["path"], readonly=True)
     sizes = [n for (n,) in db.execute("select length(lines) from chunk_vectors")]
-    assert sizes == [3 * 48] * 3  # three lines a chunk, 384 sign bits each
+    assert sizes == [3 * 96] * 3  # three lines a chunk, 768 sign bits each
     model = embed.load()
     sizes_embedded: list[int] = []
     real = model.embed_with_spans
@@ -262,7 +261,7 @@ def test_hybrid_still_lists_what_keyword_search_finds_in_part(site, monkeypatch)
 def test_a_model_folder_is_used_by_embed_search_and_rechunk(site, tmp_path):
     import shutil
 
-    model, tokenizer = embed._default_files()
+    model, tokenizer = embed._minilm_files()
     folder = tmp_path / "my-encoder"
     folder.mkdir()
     shutil.copy(model, folder / "model.onnx")
@@ -284,3 +283,28 @@ def test_a_model_folder_is_used_by_embed_search_and_rechunk(site, tmp_path):
     assert have == total > 3 and store.vector_model(db) == "my-encoder"
     off = CliRunner().invoke(cli, ["embed"], env={**site["env"], "INDEXER_EMBEDDING_MODEL": "off"})
     assert off.exit_code == 1 and "meaning search is off" in off.output
+
+
+def test_a_large_index_keeps_sign_bits_and_reads_candidates_from_the_database(site, monkeypatch):
+    run(site, "embed")
+    db = store.open_db(site["path"], readonly=True)
+    exact = search.meaning_search(db, "housing affordability", mode="semantic", limit=3).hits
+    monkeypatch.setattr(search, "IN_MEMORY_BYTES", 0)  # as a million vectors would be
+    monkeypatch.setattr(search, "FETCHED", 1)
+    search._vector_cache.clear()
+    index = search._vector_index(db)
+    assert index.matrix is None and index.signs.shape == (12, 3)  # 768 sign bits a vector
+    signs_only = search.meaning_search(db, "housing affordability", mode="semantic", limit=3).hits
+    assert [(h.chunk_id, h.score) for h in signs_only] == [(h.chunk_id, h.score) for h in exact]
+    search._vector_cache.clear()
+
+
+def test_deleting_an_episode_tells_the_server_its_vectors_are_stale(site):
+    run(site, "embed")
+    db = store.open_db(site["path"], readonly=True)
+    before = search._vector_index(db)
+    writer = store.open_db(site["path"])
+    with writer.conn:  # chunks deleted by SQL alone: their vectors go by trigger
+        writer.execute("delete from chunks where episode_id = ?", [site["ids"]["flu"]])
+    after = search._vector_index(db)
+    assert after.version > before.version and len(after.ids) == len(before.ids) - 1

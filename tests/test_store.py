@@ -93,6 +93,7 @@ MIGRATIONS = [
     "m001_initial", "m002_follow_and_chapters", "m003_compact_timings", "m004_timings_v2",
     "m005_feed_scoped_keys", "m006_lines", "m007_analysed_search_text",
     "m008_reanalysed_terms", "m009_alerts", "m010_editors", "m011_chunk_vectors", "m012_line_signs",
+    "m013_vectors_generation",
 ]  # fmt: skip
 
 
@@ -283,7 +284,8 @@ def test_m004_repacks_version_1_timings(tmp_path: Path, caplog: pytest.LogCaptur
     assert [r["name"] for r in db.query("select name from _sqlite_migrations")] == MIGRATIONS
     assert {bytes(r[0])[:1] for r in db.execute("select timings from chunks")} == {b"\x02"}
     triggers = {r[0] for r in db.execute("select name from sqlite_master where type='trigger'")}
-    assert triggers == {"chunks_ai", "chunks_ad", "chunks_au", "chunk_vectors_ad"}
+    assert triggers == {"chunks_ai", "chunks_ad", "chunks_au", "chunk_vectors_ad",
+                        "chunk_vectors_insert", "chunk_vectors_delete", "chunk_vectors_update"}
     with db.atomic():  # the re-created update trigger still keeps the index in step
         db.execute("update chunks set search_text = search_text || ' zeppelin' "
                    "where id = (select min(id) from chunks)")  # fmt: skip
