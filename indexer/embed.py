@@ -187,6 +187,9 @@ def _load(name: str) -> Embedder:
     tokenizer.enable_padding(pad_id=tokenizer.token_to_id("<pad>") or 0)
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # Idle threads would spin for a while after each run, taking the cores from the vector
+    # scan that follows a query's embedding (it ran at half speed).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad files

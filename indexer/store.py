@@ -1668,8 +1668,11 @@ def vectors_of(db: sqlite_utils.Database, chunk_ids: Sequence[int]) -> dict[int,
     return out
 
 
-def episode_count(db: sqlite_utils.Database) -> int:
-    return db.execute("select count(*) from episodes").fetchone()[0]
+def episode_count(db: sqlite_utils.Database, source: str | None = None, date_from: str | None = None,
+                  date_to: str | None = None, language: Languages = None) -> int:  # fmt: skip
+    """How many episodes a search's filters let through (all of them, without filters)."""
+    extra, params = _filters(source, date_from, date_to, language)
+    return db.execute(f"select count(*) from episodes e where 1 {extra}", params).fetchone()[0]
 
 
 def episode_ids_matching(db: sqlite_utils.Database, source: str | None, date_from: str | None,
