@@ -343,3 +343,49 @@ def test_a_failing_episode_is_retried_then_recorded_and_the_rest_go_on(
     listed = run([INDEXER, "jobs", "--state", "failed"], env=cmd_env, capture_output=True,
                  text=True)  # fmt: skip
     assert "failed   Broken audio" in listed.stdout and "error:" in listed.stdout
+
+
+@pytest.mark.slow
+def test_workers_outlive_a_broker_restart_and_take_jobs_after_it(
+    settings: Settings, tmp_path: Path, cache_dir: Path, media_server: MediaServer,
+    recordings: dict[str, Recording], env: dict[str, str],
+):  # fmt: skip
+    """Redis goes down under running workers: they log it, wait, reconnect and work on."""
+    (tmp_path / "redis").mkdir()
+    proc, url = start_redis(tmp_path / "redis")
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    transcribe.ensure_default_model(cache_dir)
+    pool = Workers({**os.environ, "INDEXER_DB": settings.db, "INDEXER_CACHE_DIR": str(cache_dir),
+                    "INDEXER_CONFIG": "", "INDEXER_QUEUE": url, "INDEXER_CPU_THREADS": "1",
+                    "INDEXER_QUEUE_HEARTBEAT": str(HEARTBEAT)}, tmp_path)  # fmt: skip
+    again = None
+    try:
+        store_worker = pool.start("store-worker", name="store")
+        worker = pool.start("worker", name="worker")
+        time.sleep(3)
+        stop(proc)
+        time.sleep(4)  # both poll a broker that is gone
+        assert store_worker.poll() is None and worker.poll() is None
+        again = subprocess.Popen(["redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
+                                  "", "--appendonly", "no", "--dir", str(tmp_path / "redis")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        (media_server.root / "after.xml").write_text(rss_feed(media_server, [recordings["weather"]]))
+        feed = media_server.url("after.xml")
+
+        def enqueued() -> bool:
+            result = CliRunner().invoke(cli, ["add", feed, "--queue", url], env=env)
+            return result.exit_code == 0
+
+        wait_until(enqueued, 20, "the restarted broker to take the job")
+        done = wait_until(lambda: [j for j in jobqueue.list_jobs(url) if j["state"] == "done"],
+                          120, "the job to be done after the restart")  # fmt: skip
+        assert len(done) == 1
+        db = store.open_db(settings.db, readonly=True)
+        assert [r["title"] for r in db.query("select title from episodes")] == ["Storm season"]
+        log = pool.log("worker")
+        assert "Traceback" not in log and "connection error" in log.lower()
+    finally:
+        pool.stop_all()
+        if again is not None:
+            stop(again)
+        stop(proc)
