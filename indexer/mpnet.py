@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -127,7 +128,7 @@ def _save_graph(w: dict[str, np.ndarray], path: Path) -> None:
         weights.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def op(kind: str, inputs: list[str], name: str = "", **attrs: object) -> str:
+    def op(kind: str, inputs: list[str], name: str = "", **attrs: Any) -> str:
         name = name or f"{kind}_{len(nodes)}"
         nodes.append(helper.make_node(kind, inputs, [name], name=name, **attrs))
         return name

@@ -9,8 +9,8 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -703,8 +703,8 @@ def search(
     ]  # fmt: skip
     ranked.sort(key=lambda x: x[0])
     start = max(0, offset - total - len(across))
-    partial = _hits(db, [r for _, r in ranked[start : start + limit - len(hits)]], query, True)
-    return Results(hits + partial, total, partial=bool(partial))
+    loose_hits = _hits(db, [r for _, r in ranked[start : start + limit - len(hits)]], query, True)
+    return Results(hits + loose_hits, total, partial=bool(loose_hits))
 
 
 def _analysed_query(
@@ -938,14 +938,14 @@ def semantic_ranking(db: sqlite_utils.Database, text: str, filters: dict[str, An
                          "made): run 'indexer embed'")  # fmt: skip
     query = vector.result()[0] if vector is not None else embed.load(model).embed([text])[0]
     rows = np.arange(len(index.ids))
-    if any(filters.get(k) for k in ("source", "date_from", "date_to", "language")):
-        if store.episode_count(db, **filters) < store.episode_count(db):
-            # (an all-English index keeps every row) a lookup table by episode id: one
-            # gather, where np.isin sorts a million ids
-            allowed = np.array(store.episode_ids_matching(db, **filters), dtype=np.int64)
-            ok = np.zeros(int(max(index.episodes.max(), allowed.max(initial=0))) + 1, bool)
-            ok[allowed] = True
-            rows = rows[ok[index.episodes]]
+    narrowed = any(filters.get(k) for k in ("source", "date_from", "date_to", "language"))
+    if narrowed and store.episode_count(db, **filters) < store.episode_count(db):
+        # (an all-English index keeps every row) a lookup table by episode id: one gather,
+        # where np.isin sorts a million ids
+        allowed = np.array(store.episode_ids_matching(db, **filters), dtype=np.int64)
+        ok = np.zeros(int(max(index.episodes.max(), allowed.max(initial=0))) + 1, bool)
+        ok[allowed] = True
+        rows = rows[ok[index.episodes]]
     return nearest(index, query, rows, n, lambda ids: store.vectors_of(db, ids)), query
 
 
