@@ -98,7 +98,12 @@ class Server:
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=15)
+        try:
+            return self.proc.wait(timeout=30)  # gunicorn lets workers finish; slow under load
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=10)
+            raise AssertionError(f"the server did not stop on SIGTERM; it said: {err[-3000:]}") from None
 
 
 @pytest.fixture
