@@ -15,7 +15,7 @@ class ConfigError(Exception):
     """The configuration file or an environment variable has a bad value."""
 
 
-def _cache_home() -> Path:
+def cache_home() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "podcast-indexer"
 
@@ -55,7 +55,7 @@ class Settings:
     @property
     def cache_path(self) -> Path:
         """Folder for the assembled model and downloaded media."""
-        return Path(self.cache_dir) if self.cache_dir else _cache_home()
+        return Path(self.cache_dir) if self.cache_dir else cache_home()
 
     @property
     def media_path(self) -> Path:

