@@ -43,15 +43,15 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, wait: float = 20) ->
             proc.wait(10)
 
 
-def start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
-    """A real redis-server (Debian's) on a free loopback port, answering; (process, URL).
-    The caller stops it."""
+def start_redis(folder: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """A real redis-server (Debian's) on a free loopback port (or `port`, to start one again
+    where it was), answering; (process, URL). The caller stops it."""
     import redis
 
     exe = shutil.which("redis-server")
     if exe is None:
         raise AssertionError("redis-server is not installed: ./quickstart.sh installs it")
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", str(folder)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip

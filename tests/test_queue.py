@@ -79,14 +79,18 @@ class Workers:
             stop(proc)
 
 
-@pytest.fixture
-def workers(qsettings: Settings, tmp_path: Path, cache_dir: Path) -> Iterator[Workers]:
+def _pool(db: str, queue: str, tmp_path: Path, cache_dir: Path) -> Workers:
     transcribe.ensure_default_model(cache_dir)  # assembled once, before workers race for it
-    env = {**os.environ, "INDEXER_DB": qsettings.db, "INDEXER_CACHE_DIR": str(cache_dir),
-           "INDEXER_CONFIG": "", "INDEXER_QUEUE": qsettings.queue,
+    env = {**os.environ, "INDEXER_DB": db, "INDEXER_CACHE_DIR": str(cache_dir),
+           "INDEXER_CONFIG": "", "INDEXER_QUEUE": queue,
            "INDEXER_QUEUE_HEARTBEAT": str(HEARTBEAT), "INDEXER_QUEUE_BACKOFF": "0.5",
            "INDEXER_CPU_THREADS": "1"}  # fmt: skip
-    pool = Workers(env, tmp_path)
+    return Workers(env, tmp_path)
+
+
+@pytest.fixture
+def workers(qsettings: Settings, tmp_path: Path, cache_dir: Path) -> Iterator[Workers]:
+    pool = _pool(qsettings.db, qsettings.queue, tmp_path, cache_dir)
     try:
         yield pool
     finally:
@@ -353,11 +357,8 @@ def test_workers_outlive_a_broker_restart_and_take_jobs_after_it(
     """Redis goes down under running workers: they log it, wait, reconnect and work on."""
     (tmp_path / "redis").mkdir()
     proc, url = start_redis(tmp_path / "redis")
-    port = url.rsplit(":", 1)[1].split("/")[0]
-    transcribe.ensure_default_model(cache_dir)
-    pool = Workers({**os.environ, "INDEXER_DB": settings.db, "INDEXER_CACHE_DIR": str(cache_dir),
-                    "INDEXER_CONFIG": "", "INDEXER_QUEUE": url, "INDEXER_CPU_THREADS": "1",
-                    "INDEXER_QUEUE_HEARTBEAT": str(HEARTBEAT)}, tmp_path)  # fmt: skip
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    pool = _pool(settings.db, url, tmp_path, cache_dir)
     again = None
     try:
         store_worker = pool.start("store-worker", name="store")
@@ -366,9 +367,7 @@ def test_workers_outlive_a_broker_restart_and_take_jobs_after_it(
         stop(proc)
         time.sleep(4)  # both poll a broker that is gone
         assert store_worker.poll() is None and worker.poll() is None
-        again = subprocess.Popen(["redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-                                  "", "--appendonly", "no", "--dir", str(tmp_path / "redis")],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        again, _ = start_redis(tmp_path / "redis", port)
         (media_server.root / "after.xml").write_text(rss_feed(media_server, [recordings["weather"]]))
         feed = media_server.url("after.xml")
 
